@@ -1,0 +1,86 @@
+// The model a user wants explained: run it, and reach inside it.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace lumos {
+
+enum class Layout { NCHW, NHWC };
+
+std::string to_string(Layout layout);
+
+// What the model takes: one image tensor. Dimensions unknown in the file are -1.
+struct InputSpec {
+  std::string name;
+  Layout layout = Layout::NCHW;
+  int64_t batch = -1;  // -1: any batch size
+  int64_t channels = 3;
+  int64_t height = -1;
+  int64_t width = -1;
+};
+
+// A value inside the model that can be captured (a target layer).
+struct LayerInfo {
+  std::string name;            // the value's name in the graph
+  std::string op;              // the operator that produces it ("input" for the model input)
+  std::vector<int64_t> shape;  // at batch 1, for the model's input size
+  Layout layout = Layout::NCHW;  // meaningful for 4-D values only
+
+  // A 4-D value with more than one spatial position: what CAM methods need.
+  bool is_spatial() const;
+};
+
+// Which number the explained score is.
+enum class Score {
+  logits,       // pre-softmax scores; a trailing Softmax in the model is skipped
+  probability,  // softmax output (the model's own when it ends in Softmax)
+};
+
+struct LoadOptions {
+  Score score = Score::logits;
+};
+
+// The result of a forward pass that captured inner values.
+struct Trace {
+  at::Tensor scores;  // [N, classes]
+  // Captured values by name. With grad, each is a leaf that requires grad, and the
+  // forward continued from it: a backward from `scores` stops there.
+  std::map<std::string, at::Tensor> activations;
+};
+
+class Model {
+ public:
+  // Loads an .onnx file. Throws ModelError (with the reason) if it cannot be used.
+  static std::unique_ptr<Model> load(const std::string& path, const LoadOptions& options = {});
+
+  virtual ~Model() = default;
+
+  virtual const InputSpec& input() const = 0;
+
+  // Every capturable value, in execution order, with its shape at batch 1.
+  virtual const std::vector<LayerInfo>& layers() = 0;
+
+  // The last spatial 4-D value before global pooling: the usual CAM target.
+  virtual std::string default_layer() = 0;
+
+  // Resolves a value name or node name to the value name; throws LayerNotFoundError
+  // naming the closest existing layers.
+  virtual std::string resolve_layer(const std::string& name) = 0;
+
+  // Scores [N, classes] for a batch laid out as input() says, without autograd.
+  virtual at::Tensor scores(const at::Tensor& batch) = 0;
+
+  // Forward pass that captures the named values (see Trace).
+  virtual Trace trace(const at::Tensor& batch, const std::vector<std::string>& capture, bool grad) = 0;
+
+  // How the scores were obtained, e.g. "logits (input of the final Softmax)".
+  virtual std::string score_description() const = 0;
+};
+
+}  // namespace lumos

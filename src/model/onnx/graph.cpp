@@ -1,0 +1,246 @@
+#include "model/onnx/graph.hpp"
+
+#include "lumos/error.hpp"
+#include "model/onnx/tensor_proto.hpp"
+
+#include <c10/util/Exception.h>
+#include <onnx/onnx_pb.h>
+
+#include <filesystem>
+#include <fstream>
+#include <queue>
+#include <set>
+#include <sstream>
+
+namespace lumos::onnx {
+namespace {
+
+ValueInfo value_info(const ::onnx::ValueInfoProto& proto) {
+  ValueInfo info{proto.name(), 0, {}};
+  if (proto.type().has_tensor_type()) {
+    const auto& tensor = proto.type().tensor_type();
+    info.elem_type = tensor.elem_type();
+    for (const auto& d : tensor.shape().dim()) info.dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
+  }
+  return info;
+}
+
+// c10 messages carry a backtrace and source location; keep the first line.
+std::string first_line(const std::string& text) {
+  auto end = text.find('\n');
+  return end == std::string::npos ? text : text.substr(0, end);
+}
+
+// Nodes in an order where each runs after its inputs are made (ONNX files should be
+// sorted already; some exporters are not careful).
+std::vector<int> dependency_order(const ::onnx::GraphProto& graph, const std::set<std::string>& available) {
+  const int n = graph.node_size();
+  std::unordered_map<std::string, int> producer;
+  for (int i = 0; i < n; ++i)
+    for (const auto& out : graph.node(i).output())
+      if (!out.empty()) producer[out] = i;
+
+  std::vector<int> pending(n, 0);
+  std::vector<std::vector<int>> consumers(n);
+  for (int i = 0; i < n; ++i) {
+    for (const auto& in : graph.node(i).input()) {
+      if (in.empty() || available.count(in)) continue;
+      auto it = producer.find(in);
+      if (it == producer.end()) {
+        throw ModelError("node '" + graph.node(i).name() + "' (" + graph.node(i).op_type() + ") reads value '" + in +
+                         "', which no node, input or initializer provides; the model file is incomplete or corrupt");
+      }
+      ++pending[i];
+      consumers[it->second].push_back(i);
+    }
+  }
+  std::priority_queue<int, std::vector<int>, std::greater<>> ready;  // keeps file order where possible
+  for (int i = 0; i < n; ++i)
+    if (pending[i] == 0) ready.push(i);
+  std::vector<int> order;
+  while (!ready.empty()) {
+    int i = ready.top();
+    ready.pop();
+    order.push_back(i);
+    for (int c : consumers[i])
+      if (--pending[c] == 0) ready.push(c);
+  }
+  if (static_cast<int>(order.size()) != n) throw ModelError("the graph has a cycle; it is not a valid ONNX model");
+  return order;
+}
+
+}  // namespace
+
+Graph Graph::load(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw ModelError("cannot open model file '" + path + "': check the path and permissions");
+  std::stringstream buffer;
+  buffer << file.rdbuf();
+  const std::string bytes = buffer.str();
+  ::onnx::ModelProto model;
+  if (bytes.empty() || !model.ParseFromString(bytes) || !model.has_graph()) {
+    throw ModelError("'" + path + "' is not a readable ONNX model (corrupt, truncated, or another format); "
+                     "export it again with torch.onnx.export or tf2onnx");
+  }
+  const auto base_dir = std::filesystem::path(path).parent_path().string();
+  try {
+    return Graph(model, base_dir);
+  } catch (const UnsupportedOpError&) {
+    throw;
+  } catch (const ModelError& e) {
+    throw ModelError("'" + path + "': " + e.what());
+  }
+}
+
+int Graph::add_slot(const std::string& name, const std::string& op, const std::string& node, int first_input) {
+  const int slot = static_cast<int>(slot_names_.size());
+  slot_names_.push_back(name);
+  producer_op_.push_back(op);
+  producer_node_.push_back(node);
+  producer_input_.push_back(first_input);
+  slot_by_name_[name] = slot;
+  constants_.emplace_back();
+  step_of_slot_.push_back(-1);
+  return slot;
+}
+
+Graph::Graph(const ::onnx::ModelProto& model, const std::string& base_dir) {
+  for (const auto& op_set : model.opset_import()) {
+    if (op_set.domain().empty() || op_set.domain() == "ai.onnx") opset_ = static_cast<int>(op_set.version());
+  }
+  if (opset_ == 0) opset_ = 1;  // files from before opset_import
+  const auto& graph = model.graph();
+
+  std::set<std::string> available;
+  for (const auto& init : graph.initializer()) {
+    const int slot = add_slot(init.name(), "initializer", "", -1);
+    constants_[slot] = tensor_from_proto(init, base_dir);
+    available.insert(init.name());
+  }
+  for (const auto& input : graph.input()) {
+    if (available.count(input.name())) continue;  // old exporters list initializers as inputs
+    inputs_.push_back(value_info(input));
+    input_slots_.push_back(add_slot(input.name(), "input", "", -1));
+    available.insert(input.name());
+  }
+  for (const auto& output : graph.output()) outputs_.push_back(value_info(output));
+
+  auto& registry = OpRegistry::instance();
+  for (int index : dependency_order(graph, available)) {
+    const auto& proto = graph.node(index);
+    const Node node(proto, opset_);
+    if (!proto.domain().empty() && proto.domain() != "ai.onnx") {
+      throw UnsupportedOpError("unsupported op " + proto.domain() + "." + proto.op_type() + " at node '" +
+                               proto.name() + "': lumos runs the standard ONNX operator set only");
+    }
+    auto make = registry.find(proto.op_type(), opset_);
+    if (!make) {
+      throw UnsupportedOpError("unsupported op " + proto.op_type() + " (opset " + std::to_string(opset_) +
+                               ") at node '" + proto.name() + "'");
+    }
+    Step step;
+    step.description = node.describe();
+    try {
+      step.kernel = (*make)(node);
+    } catch (const c10::Error& e) {
+      node.fail(first_line(e.what_without_backtrace()));
+    }
+    for (const auto& in : proto.input()) step.inputs.push_back(in.empty() ? -1 : slot_by_name_.at(in));
+    const int first_input = step.inputs.empty() ? -1 : step.inputs.front();
+    for (const auto& out : proto.output()) {
+      if (out.empty()) {
+        step.outputs.push_back(-1);
+        continue;
+      }
+      const int slot = add_slot(out, proto.op_type(), proto.name(), first_input);
+      step_of_slot_[slot] = static_cast<int>(steps_.size());
+      if (!proto.name().empty()) slot_by_node_.emplace(proto.name(), slot);
+      step.outputs.push_back(slot);
+    }
+    steps_.push_back(std::move(step));
+  }
+  for (const auto& output : outputs_) {
+    if (!slot_by_name_.count(output.name)) {
+      throw ModelError("graph output '" + output.name + "' is not produced by any node");
+    }
+  }
+}
+
+int Graph::slot(const std::string& value_name) const {
+  auto it = slot_by_name_.find(value_name);
+  return it == slot_by_name_.end() ? -1 : it->second;
+}
+
+int Graph::node_output(const std::string& node_name) const {
+  auto it = slot_by_node_.find(node_name);
+  return it == slot_by_node_.end() ? -1 : it->second;
+}
+
+Tensors Graph::run(const Tensors& feeds, const std::vector<int>& wanted, const ValueHook& hook) const {
+  if (feeds.size() != input_slots_.size()) {
+    throw InputError("the model takes " + std::to_string(input_slots_.size()) + " input(s), " +
+                     std::to_string(feeds.size()) + " given");
+  }
+  // Which steps the wanted values need, and the last step that reads each slot.
+  const int slots = num_slots();
+  std::vector<char> needed(steps_.size(), 0);
+  std::vector<int> stack(wanted.begin(), wanted.end());
+  std::vector<char> seen(slots, 0);
+  while (!stack.empty()) {
+    const int s = stack.back();
+    stack.pop_back();
+    if (s < 0 || seen[s]) continue;
+    seen[s] = 1;
+    const int step = step_of_slot_[s];
+    if (step < 0 || needed[step]) continue;
+    needed[step] = 1;
+    for (int in : steps_[step].inputs) stack.push_back(in);
+  }
+  std::vector<int> last_use(slots, -1);
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    if (!needed[i]) continue;
+    for (int in : steps_[i].inputs)
+      if (in >= 0) last_use[in] = static_cast<int>(i);
+  }
+  std::vector<char> keep(slots, 0);
+  for (int w : wanted) keep[w] = 1;
+
+  std::vector<at::Tensor> values(constants_);
+  for (size_t i = 0; i < feeds.size(); ++i) {
+    values[input_slots_[i]] = feeds[i];
+    if (hook) hook(input_slots_[i], values[input_slots_[i]]);
+  }
+  Tensors args;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    if (!needed[i]) continue;
+    const auto& step = steps_[i];
+    args.clear();
+    for (int in : step.inputs) args.push_back(in >= 0 ? values[in] : at::Tensor());
+    Tensors results;
+    try {
+      results = step.kernel(args);
+    } catch (const c10::Error& e) {
+      throw ModelError(step.description + " failed: " + first_line(e.what_without_backtrace()));
+    } catch (const ModelError& e) {
+      throw ModelError(step.description + " failed: " + e.what());
+    }
+    for (size_t o = 0; o < step.outputs.size(); ++o) {
+      const int slot = step.outputs[o];
+      if (slot < 0) continue;
+      if (o >= results.size() || !results[o].defined()) {
+        if (last_use[slot] >= 0 || keep[slot]) throw ModelError(step.description + " did not produce output " + std::to_string(o));
+        continue;
+      }
+      values[slot] = std::move(results[o]);
+      if (hook) hook(slot, values[slot]);
+    }
+    for (int in : step.inputs) {
+      if (in >= 0 && last_use[in] == static_cast<int>(i) && !keep[in] && step_of_slot_[in] >= 0) values[in].reset();
+    }
+  }
+  Tensors out;
+  for (int w : wanted) out.push_back(values[w]);
+  return out;
+}
+
+}  // namespace lumos::onnx

@@ -1,0 +1,24 @@
+// ONNX TensorProto <-> ATen: initializers, Constant attributes, test data.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <string>
+
+namespace onnx {
+class TensorProto;
+}
+
+namespace lumos::onnx {
+
+// The ATen dtype for an ONNX TensorProto.DataType; throws ModelError for the ones ATen lacks.
+c10::ScalarType scalar_type_from_onnx(int32_t data_type, const std::string& context);
+
+// Reads a tensor in any storage form: raw_data, the typed repeated fields, or external
+// data (a file relative to base_dir). The result owns its memory.
+at::Tensor tensor_from_proto(const ::onnx::TensorProto& proto, const std::string& base_dir);
+
+// Reads a serialized TensorProto file (the ONNX test data's input_N.pb / output_N.pb).
+at::Tensor read_tensor_file(const std::string& path);
+
+}  // namespace lumos::onnx

@@ -1,0 +1,70 @@
+#include "lumos/error.hpp"
+#include "lumos/model.hpp"
+#include "support/onnx_builder.hpp"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+using lumos::testing::OnnxBuilder;
+
+namespace {
+
+fs::path temp_file(const std::string& name) { return fs::temp_directory_path() / ("lumos_test_" + name); }
+
+// x[N,2,3,3] -> Conv(2->2, 1x1) -> Relu -> GlobalAveragePool -> Flatten -> Softmax
+OnnxBuilder tiny_classifier() {
+  OnnxBuilder b;
+  b.input("x", {-1, 2, 3, 3}).output("prob", {-1, 2});
+  b.initializer("w", {2, 2, 1, 1}, {1.f, -1.f, 0.5f, 2.f});
+  b.node("Conv", {"x", "w"}, {"conv"}, "conv");
+  b.node("Relu", {"conv"}, {"relu"}, "relu");
+  b.node("GlobalAveragePool", {"relu"}, {"pool"}, "pool");
+  b.node("Flatten", {"pool"}, {"flat"}, "flatten");
+  b.node("Softmax", {"flat"}, {"prob"}, "softmax");
+  return b;
+}
+
+template <typename E>
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(OnnxModel, RejectsFileThatIsNotOnnx) {
+  auto path = temp_file("not_onnx.onnx");
+  std::ofstream(path) << "this is a text file, not a model";
+  auto msg = error_of<lumos::ModelError>([&] { lumos::Model::load(path.string()); });
+  EXPECT_NE(msg.find("not a readable ONNX model"), std::string::npos) << msg;
+}
+
+TEST(OnnxModel, RejectsMissingFile) {
+  auto msg = error_of<lumos::ModelError>([&] { lumos::Model::load("/nonexistent/model.onnx"); });
+  EXPECT_NE(msg.find("cannot open model file"), std::string::npos) << msg;
+}
+
+TEST(OnnxModel, RejectsTruncatedFile) {
+  auto bytes = tiny_classifier().bytes();
+  auto path = temp_file("truncated.onnx");
+  std::ofstream(path, std::ios::binary) << bytes.substr(0, bytes.size() * 2 / 3);
+  auto msg = error_of<lumos::ModelError>([&] { lumos::Model::load(path.string()); });
+  EXPECT_FALSE(msg.empty());
+}
+
+TEST(OnnxModel, NamesUnsupportedOpNodeAndOpset) {
+  auto b = tiny_classifier();
+  b.node("FancyNewOp", {"x"}, {"unused"}, "mystery");
+  auto path = temp_file("unsupported.onnx");
+  b.save(path.string());
+  auto msg = error_of<lumos::UnsupportedOpError>([&] { lumos::Model::load(path.string()); });
+  EXPECT_NE(msg.find("unsupported op FancyNewOp (opset 13) at node 'mystery'"), std::string::npos) << msg;
+}
