@@ -120,7 +120,15 @@ void OnnxModel::check_batch(const at::Tensor& batch) const {
 }
 
 at::Tensor OnnxModel::finish_scores(at::Tensor raw) const {
+  if (raw.dim() < 2) {
+    throw ModelError("'" + path_ + "' returns scores of rank " + std::to_string(raw.dim()) +
+                     "; an image classifier returns [N, classes]");
+  }
   if (raw.dim() != 2) raw = raw.flatten(1);
+  if (!at::isfinite(raw).all().item<bool>()) {
+    throw ModelError("'" + path_ + "' produced NaN or infinite scores for this input; check the preprocessing "
+                     "(--preprocess, --mean/--std) and that the model file is intact");
+  }
   return apply_softmax_ ? at::softmax(raw, 1) : raw;
 }
 

