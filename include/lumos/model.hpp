@@ -4,6 +4,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -79,8 +80,18 @@ class Model {
   // Forward pass that captures the named values (see Trace).
   virtual Trace trace(const at::Tensor& batch, const std::vector<std::string>& capture, bool grad) = 0;
 
+  // Scores [N, classes], without autograd, of a forward pass in which the named value is
+  // replaced, once computed, by replace(value) (Ablation-CAM ablates channels this way).
+  // Models that cannot do this throw ModelError.
+  virtual at::Tensor scores_replacing(const at::Tensor& batch, const std::string& layer,
+                                      const std::function<at::Tensor(const at::Tensor&)>& replace);
+
   // How the scores were obtained, e.g. "logits (input of the final Softmax)".
   virtual std::string score_description() const = 0;
+
+  // Key/value metadata stored in the model file. lumos reads "labels" (class names,
+  // comma-separated) and "preprocess" (a preset name) when the user gives neither.
+  virtual const std::map<std::string, std::string>& metadata() const = 0;
 };
 
 }  // namespace lumos

@@ -109,6 +109,7 @@ Graph::Graph(const ::onnx::ModelProto& model, const std::string& base_dir) {
     if (op_set.domain().empty() || op_set.domain() == "ai.onnx") opset_ = static_cast<int>(op_set.version());
   }
   if (opset_ == 0) opset_ = 1;  // files from before opset_import
+  for (const auto& entry : model.metadata_props()) metadata_[entry.key()] = entry.value();
   const auto& graph = model.graph();
 
   std::set<std::string> available;

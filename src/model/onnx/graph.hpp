@@ -5,6 +5,7 @@
 #include "model/onnx/op_registry.hpp"
 
 #include <functional>
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -28,6 +29,8 @@ class Graph {
   Graph(const ::onnx::ModelProto& model, const std::string& base_dir);
 
   int opset() const { return opset_; }
+  // The model file's metadata_props.
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
   // Inputs the caller feeds (graph inputs that are not initializers), in order.
   const std::vector<ValueInfo>& inputs() const { return inputs_; }
   const std::vector<ValueInfo>& outputs() const { return outputs_; }
@@ -62,6 +65,7 @@ class Graph {
   int add_slot(const std::string& name, const std::string& op, const std::string& node, int first_input);
 
   int opset_ = 0;
+  std::map<std::string, std::string> metadata_;
   std::vector<ValueInfo> inputs_;
   std::vector<ValueInfo> outputs_;
   std::vector<int> input_slots_;

@@ -122,7 +122,7 @@ at::Tensor tensor_from_proto(const TensorProto& proto, const std::string& base_d
     throw ModelError(label(proto) + " holds " + std::to_string(t.numel()) + " values but its shape needs " +
                      std::to_string(count));
   }
-  return t;
+  return t.reshape(dims);  // the typed fields are flat
 }
 
 at::Tensor read_tensor_file(const std::string& path) {

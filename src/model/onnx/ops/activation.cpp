@@ -1,10 +1,82 @@
-// Element-wise activations.
-#include "model/onnx/op_registry.hpp"
+// Element-wise activations. Versions before opset 6 differ only by the legacy
+// `consumed_inputs` attribute, which is ignored, so most ops start at opset 1.
+#include "model/onnx/ops/elementwise_util.hpp"
+
+#include <limits>
 
 namespace lumos::onnx {
 
-LUMOS_ONNX_OP(Relu, "Relu", 1, kLatestOpset) {
-  return [](const Tensors& in) { return Tensors{at::relu(in[0])}; };
+LUMOS_ONNX_OP(Relu, "Relu", 1, kLatestOpset) { return unary(node, at::relu); }
+LUMOS_ONNX_OP(Sigmoid, "Sigmoid", 1, kLatestOpset) { return unary(node, at::sigmoid); }
+LUMOS_ONNX_OP(Tanh, "Tanh", 1, kLatestOpset) { return unary(node, at::tanh); }
+LUMOS_ONNX_OP(Erf, "Erf", 9, kLatestOpset) { return unary(node, at::erf); }
+LUMOS_ONNX_OP(HardSwish, "HardSwish", 14, kLatestOpset) { return unary(node, at::hardswish); }
+
+LUMOS_ONNX_OP(Softplus, "Softplus", 1, kLatestOpset) {
+  return unary(node, [](const at::Tensor& x) { return at::softplus(x); });
+}
+
+LUMOS_ONNX_OP(Softsign, "Softsign", 1, kLatestOpset) {
+  return unary(node, [](const at::Tensor& x) { return x / (x.abs() + 1); });
+}
+
+LUMOS_ONNX_OP(LeakyRelu, "LeakyRelu", 1, kLatestOpset) {
+  const double alpha = node.f("alpha", 0.01f);
+  return unary(node, [alpha](const at::Tensor& x) { return at::leaky_relu(x, alpha); });
+}
+
+// Slope broadcasts to x numpy-style (trailing axes), unlike at::prelu's channel axis.
+LUMOS_ONNX_OP(PRelu, "PRelu", 7, kLatestOpset) {
+  return binary(node, [](const at::Tensor& x, const at::Tensor& slope) { return at::where(x < 0, x * slope, x); });
+}
+
+LUMOS_ONNX_OP(Elu, "Elu", 1, kLatestOpset) {
+  const double alpha = node.f("alpha", 1.0f);
+  return unary(node, [alpha](const at::Tensor& x) { return at::elu(x, alpha); });
+}
+
+LUMOS_ONNX_OP(Selu, "Selu", 1, kLatestOpset) {
+  const double alpha = node.f("alpha", 1.67326319217681884765625f);
+  const double gamma = node.f("gamma", 1.05070102214813232421875f);
+  return unary(node, [alpha, gamma](const at::Tensor& x) { return at::elu(x, alpha, gamma); });
+}
+
+LUMOS_ONNX_OP(Celu, "Celu", 12, kLatestOpset) {
+  const double alpha = node.f("alpha", 1.0f);
+  return unary(node, [alpha](const at::Tensor& x) { return at::celu(x, alpha); });
+}
+
+LUMOS_ONNX_OP(HardSigmoid, "HardSigmoid", 1, kLatestOpset) {
+  const double alpha = node.f("alpha", 0.2f);
+  const double beta = node.f("beta", 0.5f);
+  return unary(node, [alpha, beta](const at::Tensor& x) { return at::clamp(x * alpha + beta, 0, 1); });
+}
+
+LUMOS_ONNX_OP(ThresholdedRelu, "ThresholdedRelu", 10, kLatestOpset) {
+  const double alpha = node.f("alpha", 1.0f);
+  return unary(node, [alpha](const at::Tensor& x) { return at::threshold(x, alpha, 0); });
+}
+
+// Opsets 1-10 take the bounds as attributes.
+LUMOS_ONNX_OP(Clip1, "Clip", 1, 10) {
+  const double low = node.f("min", std::numeric_limits<float>::lowest());
+  const double high = node.f("max", std::numeric_limits<float>::max());
+  return unary(node, [low, high](const at::Tensor& x) { return at::clamp(x, low, high); });
+}
+
+// Opset 11 on takes the bounds as optional inputs; either or both may be absent.
+LUMOS_ONNX_OP(Clip11, "Clip", 11, kLatestOpset) {
+  require_inputs(node, 1, 3);
+  return [](const Tensors& in) {
+    const auto bound = [&in](size_t i) -> c10::optional<at::Tensor> {
+      if (i < in.size() && in[i].defined()) return in[i];
+      return c10::nullopt;
+    };
+    const auto low = bound(1);
+    const auto high = bound(2);
+    if (!low && !high) return Tensors{in[0]};
+    return Tensors{at::clamp(in[0], low, high)};
+  };
 }
 
 }  // namespace lumos::onnx
