@@ -182,8 +182,11 @@ Tensors Graph::run(const Tensors& feeds, const std::vector<int>& wanted, const V
     throw InputError("the model takes " + std::to_string(input_slots_.size()) + " input(s), " +
                      std::to_string(feeds.size()) + " given");
   }
-  // Which steps the wanted values need, and the last step that reads each slot.
   const int slots = num_slots();
+  for (int w : wanted) {
+    if (w < 0 || w >= slots) throw InputError("asked for value slot " + std::to_string(w) + ", which the graph does not have");
+  }
+  // Which steps the wanted values need, and the last step that reads each slot.
   std::vector<char> needed(steps_.size(), 0);
   std::vector<int> stack(wanted.begin(), wanted.end());
   std::vector<char> seen(slots, 0);

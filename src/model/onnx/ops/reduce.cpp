@@ -1,0 +1,103 @@
+// Reductions over axes (ReduceMean, ReduceSum, ... ReduceLogSumExp) and ArgMax/ArgMin.
+//
+// The axes are an attribute until they became an optional input: opset 13 for
+// ReduceSum, 18 for the others. With the input form, an empty axes list means "all
+// axes" unless noop_with_empty_axes asks for the input back unchanged.
+#include "model/onnx/op_registry.hpp"
+#include "model/onnx/ops/axes.hpp"
+#include "model/onnx/ops/elementwise_util.hpp"
+
+namespace lumos::onnx {
+namespace {
+
+// Reduces x over `dims` (normalized, non-empty unless x is a scalar).
+using Reduction = at::Tensor (*)(const at::Tensor& x, at::IntArrayRef dims, bool keepdim);
+
+Kernel reduce(const Node& node, Reduction reduction, int axes_input_since) {
+  const bool axes_from_input = node.opset() >= axes_input_since;
+  require_inputs(node, 1, axes_from_input ? 2 : 1);
+  const auto axes_attribute = node.ints("axes");
+  const bool keepdims = node.i("keepdims", 1) != 0;
+  const bool noop_with_empty_axes = axes_from_input && node.i("noop_with_empty_axes", 0) != 0;
+  return [=](const Tensors& in) {
+    const auto& x = in[0];
+    std::vector<int64_t> listed = axes_attribute;
+    if (axes_from_input) {
+      const auto axes_input = axes::optional_input(in, 1);
+      listed = axes_input.defined() ? axes::read_ints(axes_input, "the axes input") : std::vector<int64_t>{};
+      if (listed.empty() && noop_with_empty_axes) return Tensors{x};
+    }
+    const auto dims = listed.empty() ? axes::all(x.dim()) : axes::normalize_unique(listed, x.dim());
+    return Tensors{reduction(x, dims, keepdims)};
+  };
+}
+
+at::Tensor mean(const at::Tensor& x, at::IntArrayRef dims, bool keepdim) { return at::mean(x, dims, keepdim); }
+
+// The input's dtype is kept (ATen would widen integer sums to int64).
+at::Tensor sum(const at::Tensor& x, at::IntArrayRef dims, bool keepdim) {
+  return at::sum(x, dims, keepdim, x.scalar_type());
+}
+
+at::Tensor max(const at::Tensor& x, at::IntArrayRef dims, bool keepdim) { return at::amax(x, dims, keepdim); }
+at::Tensor min(const at::Tensor& x, at::IntArrayRef dims, bool keepdim) { return at::amin(x, dims, keepdim); }
+
+// at::prod reduces one axis at a time.
+at::Tensor prod(const at::Tensor& x, at::IntArrayRef dims, bool keepdim) {
+  at::Tensor result = x;
+  for (auto d : dims) result = at::prod(result, d, /*keepdim=*/true, x.scalar_type());
+  return keepdim ? result : result.reshape(axes::sizes_without(x, dims.vec()));
+}
+
+at::Tensor l1(const at::Tensor& x, at::IntArrayRef dims, bool keepdim) { return sum(at::abs(x), dims, keepdim); }
+
+// linalg_vector_norm's gradient is 0 (not NaN) where the norm is 0.
+at::Tensor l2(const at::Tensor& x, at::IntArrayRef dims, bool keepdim) {
+  return at::linalg_vector_norm(x, 2, dims, keepdim);
+}
+
+at::Tensor sum_square(const at::Tensor& x, at::IntArrayRef dims, bool keepdim) {
+  return sum(x * x, dims, keepdim);
+}
+
+at::Tensor log_sum(const at::Tensor& x, at::IntArrayRef dims, bool keepdim) { return at::log(sum(x, dims, keepdim)); }
+
+at::Tensor log_sum_exp(const at::Tensor& x, at::IntArrayRef dims, bool keepdim) {
+  return at::logsumexp(x, dims, keepdim);
+}
+
+// ArgMax / ArgMin along one axis; ties go to the first index, or the last with
+// select_last_index (opset 12), found by searching the flipped axis.
+Kernel arg_reduce(const Node& node, bool find_max) {
+  require_inputs(node, 1, 1);
+  const int64_t axis = node.i("axis", 0);
+  const bool keepdims = node.i("keepdims", 1) != 0;
+  const bool last_index = node.i("select_last_index", 0) != 0;
+  return [=](const Tensors& in) {
+    const auto& x = in[0];
+    const int64_t a = axes::normalize(axis, x.dim());
+    auto first_extreme = [&](const at::Tensor& t) {
+      return find_max ? at::argmax(t, a, keepdims) : at::argmin(t, a, keepdims);
+    };
+    if (!last_index) return Tensors{first_extreme(x)};
+    return Tensors{(x.size(a) - 1) - first_extreme(x.flip(a))};
+  };
+}
+
+}  // namespace
+
+LUMOS_ONNX_OP(ReduceMean, "ReduceMean", 1, kLatestOpset) { return reduce(node, mean, 18); }
+LUMOS_ONNX_OP(ReduceSum, "ReduceSum", 1, kLatestOpset) { return reduce(node, sum, 13); }
+LUMOS_ONNX_OP(ReduceMax, "ReduceMax", 1, kLatestOpset) { return reduce(node, max, 18); }
+LUMOS_ONNX_OP(ReduceMin, "ReduceMin", 1, kLatestOpset) { return reduce(node, min, 18); }
+LUMOS_ONNX_OP(ReduceProd, "ReduceProd", 1, kLatestOpset) { return reduce(node, prod, 18); }
+LUMOS_ONNX_OP(ReduceL1, "ReduceL1", 1, kLatestOpset) { return reduce(node, l1, 18); }
+LUMOS_ONNX_OP(ReduceL2, "ReduceL2", 1, kLatestOpset) { return reduce(node, l2, 18); }
+LUMOS_ONNX_OP(ReduceSumSquare, "ReduceSumSquare", 1, kLatestOpset) { return reduce(node, sum_square, 18); }
+LUMOS_ONNX_OP(ReduceLogSum, "ReduceLogSum", 1, kLatestOpset) { return reduce(node, log_sum, 18); }
+LUMOS_ONNX_OP(ReduceLogSumExp, "ReduceLogSumExp", 1, kLatestOpset) { return reduce(node, log_sum_exp, 18); }
+
+LUMOS_ONNX_OP(ArgMax, "ArgMax", 1, kLatestOpset) { return arg_reduce(node, true); }
+LUMOS_ONNX_OP(ArgMin, "ArgMin", 1, kLatestOpset) { return arg_reduce(node, false); }
+
+}  // namespace lumos::onnx
