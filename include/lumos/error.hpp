@@ -42,4 +42,10 @@ class LayerNotFoundError : public InputError {
   using InputError::InputError;
 };
 
+// The caller asked a long computation to stop (e.g. Ctrl-C); nothing was produced.
+class CancelledError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace lumos

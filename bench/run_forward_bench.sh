@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Forward time per image, lumos (the ONNX export) beside PyTorch eager (the same model: same
+# weights, BatchNorm folded as in the export), same machine, same run, same thread count.
+# Usage: bench/run_forward_bench.sh [BUILD_DIR] [THREADS]   (env: ROUNDS, RUNS, WARMUP)
+# Needs BUILD_DIR/bench/forward_bench (ninja -C BUILD_DIR forward_bench); makes missing fixtures.
+# The two sides alternate for ROUNDS rounds so that load from other processes hits both alike;
+# the table gives the median and the minimum over all timed runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+threads=${2:-2}
+rounds=${ROUNDS:-3}
+runs=${RUNS:-5}
+warmup=${WARMUP:-2}
+bench="$build/bench/forward_bench"
+python=/usr/bin/python3
+
+if [ ! -x "$bench" ]; then
+  echo "missing $bench; build it with: ninja -C $build forward_bench" >&2
+  exit 1
+fi
+$python tests/fixtures/make_torchvision_models.py "$build/fixtures" >&2
+
+# Both sides run the same LibTorch with the same threads; BLAS (the final Gemm) is OpenBLAS.
+export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; threads: $threads;" \
+  "$rounds rounds x $runs runs after $warmup warm-up; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "libblas.so.3 -> $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3)"
+echo "forward_bench: $(ldd "$bench" | grep -Eo 'lib(blas|openblas)[^ ]* => [^ ]*' | tr '\n' ' ')"
+
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+for round in $(seq "$rounds"); do
+  for model in resnet50 mobilenet_v2; do
+    "$bench" --threads "$threads" --runs "$runs" --warmup "$warmup" "$build/fixtures/torchvision/$model.onnx" 1 32 |
+      sed "s/^/$model lumos /" >>"$results"
+    $python bench/pytorch_forward.py --threads "$threads" --runs "$runs" --warmup "$warmup" "$model" 1 32 |
+      sed "s/^/$model pytorch /" >>"$results"
+  done
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+
+# Lines: MODEL SIDE BATCH MS...
+$python - "$results" <<'EOF'
+import collections, statistics, sys
+times = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    model, side, batch, *ms = line.split()
+    times[model, int(batch), side] += map(float, ms)
+print("model | batch | lumos ms/img | pytorch ms/img | ratio | lumos min | pytorch min | min ratio")
+print("--- | --- | --- | --- | --- | --- | --- | ---")
+for model, batch in dict.fromkeys((m, b) for m, b, _ in times):
+    lumos, torch = times[model, batch, "lumos"], times[model, batch, "pytorch"]
+    l, p = statistics.median(lumos), statistics.median(torch)
+    print(f"{model} | {batch} | {l:.2f} | {p:.2f} | {l / p:.3f} | {min(lumos):.2f} | {min(torch):.2f} | "
+          f"{min(lumos) / min(torch):.3f}")
+EOF

@@ -1,0 +1,150 @@
+// lumos against PyTorch eager on torchvision classifiers exported by torch.onnx (opsets 11-17):
+// logits, the last convolutional block's activation, and the gradient of the top logits there
+// and at the input.
+// Fixtures: /usr/bin/python3 tests/fixtures/make_torchvision_models.py build/fixtures
+#include "lumos/model.hpp"
+#include "lumos/npy.hpp"
+#include "support/close_to.hpp"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+namespace fs = std::filesystem;
+using lumos::testing::close_to;
+
+namespace {
+
+constexpr double kTolerance = 1e-4;
+const fs::path kDir = fs::path(LUMOS_FIXTURES) / "torchvision";
+const std::string kMakeFixtures = "/usr/bin/python3 tests/fixtures/make_torchvision_models.py " LUMOS_FIXTURES;
+
+// Where lumos's default layer (the last spatial value before global pooling) is not the block
+// pytorch-grad-cam recommends, and why.
+const std::map<std::string, std::string> kDefaultLayerExceptions = {
+    // The classifier is Dropout, a 1x1 Conv to 1000 channels and ReLU on the 13x13 map, then
+    // global pooling: the last spatial value is that class-score map, not features' output.
+    {"squeezenet1_1", "/classifier/classifier.2/Relu_output_0"},
+};
+
+// Input gradients go back through ReLU gates and MaxPool's argmax, so they match only where the
+// forward arithmetic does. It does not in one model, for a reason in the export itself:
+const std::map<std::string, double> kInputGradientTolerance = {
+    // torch.onnx writes Hardsigmoid as ONNX HardSigmoid(alpha=1/6, beta=0.5), i.e. clamp(x/6 + 0.5),
+    // while PyTorch computes relu6(x + 3) / 6: rounding differs at ~1e-7 and flips the squeeze-and-
+    // excitation gates. Eager PyTorch with ONNX's formula swapped in gives the same 8.3e-4 as lumos.
+    {"mobilenet_v3_large", 2e-3},
+};
+
+// The fixtures were made with 2 threads. The thread count decides whether ATen runs a 1x1
+// convolution on oneDNN or its own kernel, whose results differ by rounding.
+class ThreadCount {
+ public:
+  explicit ThreadCount(int threads) : previous_(at::get_num_threads()) { at::set_num_threads(threads); }
+  ~ThreadCount() { at::set_num_threads(previous_); }
+
+ private:
+  int previous_;
+};
+
+
+struct Fixture {
+  std::string onnx;
+  std::string value_name;
+  at::Tensor input, logits, activation, grad, input_grad;
+};
+
+Fixture load_fixture(const std::string& name) {
+  const auto manifest_path = kDir / "manifest.json";
+  std::ifstream manifest_file(manifest_path);
+  if (!manifest_file) throw std::runtime_error("missing " + manifest_path.string() + "; run " + kMakeFixtures);
+  const auto manifest = nlohmann::json::parse(manifest_file);
+  if (!manifest.contains(name)) {
+    throw std::runtime_error(manifest_path.string() + " has no entry for " + name + "; run " + kMakeFixtures);
+  }
+  const auto& entry = manifest[name];
+  auto file = [&](const std::string& kind) {
+    const auto path = kDir / entry["files"][kind].get<std::string>();
+    if (!fs::exists(path)) throw std::runtime_error("missing " + path.string() + "; run " + kMakeFixtures);
+    return path.string();
+  };
+  return {file("onnx"),
+          entry["value_name"].get<std::string>(),
+          lumos::read_npy(file("input")),
+          lumos::read_npy(file("logits")),
+          lumos::read_npy(file("activation")),
+          lumos::read_npy(file("grad")),
+          lumos::read_npy(file("input_grad"))};
+}
+
+class TorchvisionParity : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TorchvisionParity, MatchesPyTorch) {
+  Fixture fixture;
+  try {
+    fixture = load_fixture(GetParam());
+  } catch (const std::exception& e) {
+    FAIL() << e.what();
+  }
+  const ThreadCount threads(2);
+  const auto model = lumos::Model::load(fixture.onnx);
+
+  const auto scores = model->scores(fixture.input);
+  EXPECT_TRUE(close_to("scores()", scores, fixture.logits, kTolerance));
+
+  // The gradient PyTorch took: of the sum over the batch of each image's top logit.
+  const auto trace = model->trace(fixture.input, {fixture.value_name}, true);
+  ASSERT_EQ(trace.activations.count(fixture.value_name), 1u);
+  const auto& activation = trace.activations.at(fixture.value_name);
+  const auto top = fixture.logits.argmax(1, /*keepdim=*/true);
+  trace.scores.gather(1, top).sum().backward();
+  ASSERT_TRUE(activation.grad().defined()) << "no gradient reached " << fixture.value_name;
+  EXPECT_TRUE(close_to("trace scores", trace.scores, fixture.logits, kTolerance));
+  EXPECT_TRUE(close_to("activation", activation, fixture.activation, kTolerance));
+  EXPECT_TRUE(close_to("gradient", activation.grad(), fixture.grad, kTolerance));
+
+  // The same score's gradient w.r.t. the input goes back through every op of the model.
+  const auto input_name = model->input().name;
+  const auto whole = model->trace(fixture.input, {input_name}, true);
+  whole.scores.gather(1, top).sum().backward();
+  const auto tolerance = kInputGradientTolerance.count(GetParam()) ? kInputGradientTolerance.at(GetParam()) : kTolerance;
+  EXPECT_TRUE(close_to("input gradient", whole.activations.at(input_name).grad(), fixture.input_grad, tolerance));
+
+  // lumos's default CAM layer: the recommended block's output, or a value of the same shape
+  // computed right from it (DenseNet's final ReLU, VGG's 7x7 adaptive average pool).
+  const auto default_layer = model->default_layer();
+  std::cout << "    default layer: " << default_layer << " (recommended block: " << fixture.value_name << ")\n";
+  if (auto exception = kDefaultLayerExceptions.find(GetParam()); exception != kDefaultLayerExceptions.end()) {
+    EXPECT_EQ(default_layer, exception->second);
+    return;
+  }
+  const auto& layers = model->layers();
+  auto index_of = [&](const std::string& layer) {
+    return std::find_if(layers.begin(), layers.end(), [&](const auto& l) { return l.name == layer; }) - layers.begin();
+  };
+  const auto block = index_of(fixture.value_name);
+  const auto chosen = index_of(default_layer);
+  ASSERT_LT(block, static_cast<long>(layers.size()));
+  ASSERT_GE(chosen, block) << "default layer " << default_layer << " comes before " << fixture.value_name;
+  for (auto i = block + 1; i <= chosen; ++i) {
+    if (layers[i].shape.size() == 4) {
+      EXPECT_EQ(layers[i].shape, layers[block].shape)
+          << layers[i].name << " between " << fixture.value_name << " and the default layer " << default_layer;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Torchvision, TorchvisionParity,
+                         ::testing::Values("resnet18", "resnet50", "vgg16", "mobilenet_v2", "mobilenet_v3_large",
+                                           "efficientnet_b0", "densenet121", "squeezenet1_1", "shufflenet_v2_x1_0",
+                                           "googlenet", "inception_v3", "regnet_y_400mf", "convnext_tiny"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
