@@ -11,6 +11,7 @@ packages=(
   libeigen3-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libonnx-testdata                           # ONNX backend node tests (conformance)
+  dataset-fashion-mnist                      # the cluttered Fashion-MNIST localisation benchmark
   python3-torch python3-torchvision python3-onnx python3-numpy
   python3-skimage python3-sklearn python3-opencv   # reference numbers for the tests
 )

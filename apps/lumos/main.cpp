@@ -1,29 +1,55 @@
-// lumos command line: thin layer over the library.
-#include "lumos/error.hpp"
-#include "lumos/model.hpp"
+// lumos command line: a thin layer over the library. Exit codes: see cli.hpp and docs/cli.md.
+#include "cli.hpp"
+#include "commands.hpp"
+#include "eval_command.hpp"
 
+#include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
+#include <opencv2/core/utils/logger.hpp>
 
-#include <iostream>
+#include <algorithm>
+#include <thread>
 
 int main(int argc, char** argv) {
+  using namespace lumos::cli;
   CLI::App app{"lumos: see what an image classifier looks at"};
   app.require_subcommand(1);
-  std::string model_path;
-  auto* layers = app.add_subcommand("layers", "List the layers a method can target, with shapes");
-  layers->add_option("-m,--model", model_path, "Model file (.onnx)")->required()->check(CLI::ExistingFile);
-  CLI11_PARSE(app, argc, argv);
+  app.fallthrough();  // global options such as --threads may follow the subcommand
+  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  app.add_option("--threads", threads, "Threads for the model (default: all cores)")->check(kPositiveInteger);
+
+  LayersOptions layers;
+  PredictOptions predict;
+  auto* layers_command = add_layers_command(app, layers);
+  auto* predict_command = add_predict_command(app, predict);
+  ExplainOptions explain;
+  auto* explain_command = add_explain_command(app, explain);
+  EvalOptions eval;
+  auto* eval_command = add_eval_command(app, eval);
+
   try {
-    auto model = lumos::Model::load(model_path);
-    const auto default_layer = model->default_layer();
-    for (const auto& layer : model->layers()) {
-      std::cout << (layer.name == default_layer ? "* " : "  ") << layer.name << "  " << layer.op << "  [";
-      for (size_t i = 0; i < layer.shape.size(); ++i) std::cout << (i ? "," : "") << layer.shape[i];
-      std::cout << "]\n";
-    }
-  } catch (const lumos::Error& e) {
-    std::cerr << "lumos: " << e.what() << "\n";
-    return 1;
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string command = "lumos";
+    for (const auto* sub : app.get_subcommands()) command += " " + sub->get_name();
+    print_error(std::string(e.what()) + " — run '" + command + " --help' for the options");
+    return kUsageError;
   }
-  return 0;
+
+  // Errors surface as exceptions with their own messages; OpenCV's log lines would repeat them.
+  cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+  try {
+    at::set_num_threads(threads);
+    if (layers_command->parsed()) return run_layers(layers);
+    if (predict_command->parsed()) return run_predict(predict);
+    if (explain_command->parsed()) return run_explain(explain);
+    if (eval_command->parsed()) return run_eval(eval);
+  } catch (...) {
+    return report_current_exception();
+  }
+  return kUsageError;
 }

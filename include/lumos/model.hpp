@@ -67,7 +67,8 @@ class Model {
   // Every capturable value, in execution order, with its shape at batch 1.
   virtual const std::vector<LayerInfo>& layers() = 0;
 
-  // The last spatial 4-D value before global pooling: the usual CAM target.
+  // The model's "cam_layer" metadata if it has one, else the last spatial 4-D value
+  // before global pooling: the usual CAM target.
   virtual std::string default_layer() = 0;
 
   // Resolves a value name or node name to the value name; throws LayerNotFoundError
@@ -90,7 +91,8 @@ class Model {
   virtual std::string score_description() const = 0;
 
   // Key/value metadata stored in the model file. lumos reads "labels" (class names,
-  // comma-separated) and "preprocess" (a preset name) when the user gives neither.
+  // comma-separated), "preprocess" (a preset name) and "cam_layer" (the default CAM
+  // layer) when the user gives none of them.
   virtual const std::map<std::string, std::string>& metadata() const = 0;
 };
 

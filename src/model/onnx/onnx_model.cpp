@@ -157,6 +157,17 @@ Trace OnnxModel::trace(const at::Tensor& batch, const std::vector<std::string>& 
   return trace;
 }
 
+at::Tensor OnnxModel::scores_replacing(const at::Tensor& batch, const std::string& layer,
+                                       const std::function<at::Tensor(const at::Tensor&)>& replace) {
+  check_batch(batch);
+  const int target = graph_.slot(resolve_layer(layer));
+  c10::InferenceMode guard;
+  auto hook = [&](int slot, at::Tensor& value) {
+    if (slot == target) value = replace(value);
+  };
+  return finish_scores(graph_.run({batch}, {score_slot_}, hook).front());
+}
+
 const std::vector<LayerInfo>& OnnxModel::layers() {
   if (layers_) return *layers_;
   // Shapes come from one forward pass at batch 1 on a zero image of the input size.
@@ -185,6 +196,8 @@ const std::vector<LayerInfo>& OnnxModel::layers() {
 }
 
 std::string OnnxModel::default_layer() {
+  // A model may name its own CAM layer (the converter knows the architecture best).
+  if (auto it = metadata().find("cam_layer"); it != metadata().end()) return resolve_layer(it->second);
   const auto& all = layers();
   // The last spatial 4-D value: later values are pooled, flattened or classified.
   for (auto it = all.rbegin(); it != all.rend(); ++it) {

@@ -1,0 +1,473 @@
+// lumos eval: explains every image with each method and measures the maps (docs/metrics.md).
+#include "eval_command.hpp"
+
+#include "progress.hpp"
+#include "lumos/cam.hpp"
+#include "lumos/error.hpp"
+#include "lumos/image.hpp"
+#include "lumos/lime.hpp"
+#include "lumos/metrics.hpp"
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <sstream>
+
+namespace lumos::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// One image to evaluate, with what the boxes file says about it.
+struct Item {
+  std::string name;
+  std::string path;
+  std::optional<int64_t> truth;
+  std::vector<Box> boxes;
+};
+
+// A method to evaluate: a CAM method, or LIME when `cam` is empty.
+struct Method {
+  std::string name;
+  std::optional<CamMethod> cam;
+};
+
+struct ImageScores {
+  std::string image;
+  int64_t target = 0;
+  double deletion = 0, insertion = 0;
+  ConfidenceChange confidence;
+  std::optional<bool> hit;
+  std::optional<double> energy;
+  std::optional<double> rank_correlation;
+};
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::istringstream in(text);
+  for (std::string part; std::getline(in, part, separator);) parts.push_back(part);
+  if (!text.empty() && text.back() == separator) parts.emplace_back();
+  return parts;
+}
+
+std::vector<Method> parse_methods(const std::vector<std::string>& names) {
+  std::vector<Method> methods;
+  if (names.empty()) {
+    for (auto method : all_cam_methods()) methods.push_back({to_string(method), method});
+    return methods;
+  }
+  for (const auto& name : names) {
+    if (name == "lime") {
+      methods.push_back({"lime", std::nullopt});
+      continue;
+    }
+    try {
+      const auto method = parse_cam_method(name);
+      methods.push_back({to_string(method), method});
+    } catch (const InputError& e) {
+      throw UsageError(std::string("--method: ") + e.what() + ", or lime");
+    }
+  }
+  return methods;
+}
+
+bool is_image_file(const fs::path& path) {
+  static const std::vector<std::string> extensions{".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"};
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return std::find(extensions.begin(), extensions.end(), ext) != extensions.end();
+}
+
+// The boxes file: a header naming the columns image, x0, y0, x1, y1 and optionally class; one
+// box per line; several lines for one image make its region their union.
+std::vector<Item> read_boxes(const std::string& path, const fs::path& image_dir) {
+  std::ifstream file(path);
+  if (!file) throw InputError("cannot read the boxes file '" + path + "' — check the path");
+  std::string line;
+  const auto next_line = [&] {
+    if (!std::getline(file, line)) return false;
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF files
+    return true;
+  };
+  next_line();
+  const auto header = split(line, ',');
+  const auto column = [&](const std::string& name, bool required) -> int {
+    const auto it = std::find(header.begin(), header.end(), name);
+    if (it == header.end() && required) {
+      throw InputError("the boxes file '" + path + "' has no column '" + name +
+                       "' in its header — it needs image,x0,y0,x1,y1 (and optionally class)");
+    }
+    return it == header.end() ? -1 : static_cast<int>(it - header.begin());
+  };
+  const int image_col = column("image", true), class_col = column("class", false);
+  const int box_cols[4] = {column("x0", true), column("y0", true), column("x1", true), column("y1", true)};
+  std::vector<Item> items;
+  std::map<std::string, size_t> index;
+  for (int number = 2; next_line(); ++number) {
+    if (line.empty()) continue;
+    const auto fields = split(line, ',');
+    const auto bad = [&](const std::string& why) {
+      return InputError("the boxes file '" + path + "', line " + std::to_string(number) + ": " + why);
+    };
+    if (fields.size() != header.size()) throw bad("expected " + std::to_string(header.size()) + " fields");
+    int64_t values[4];
+    try {
+      for (int k = 0; k < 4; ++k) values[k] = std::stoll(fields[box_cols[k]]);
+    } catch (const std::exception&) {
+      throw bad("x0,y0,x1,y1 must be whole numbers");
+    }
+    const std::string& name = fields[image_col];
+    auto [it, added] = index.emplace(name, items.size());
+    if (added) items.push_back({name, (image_dir / name).string(), std::nullopt, {}});
+    Item& item = items[it->second];
+    if (class_col >= 0 && !fields[class_col].empty()) {
+      try {
+        item.truth = std::stoll(fields[class_col]);
+      } catch (const std::exception&) {
+        throw bad("the class must be a class index");
+      }
+    }
+    item.boxes.push_back({values[0], values[1], values[2], values[3]});
+  }
+  if (items.empty()) throw InputError("the boxes file '" + path + "' lists no boxes");
+  return items;
+}
+
+std::vector<Item> list_items(const EvalOptions& options) {
+  const bool one_dir = options.inputs.size() == 1 && fs::is_directory(options.inputs[0]);
+  if (!options.boxes.empty()) {
+    if (!one_dir) throw UsageError("with --boxes, -i must be the one directory the boxes file's images are in");
+    return read_boxes(options.boxes, options.inputs[0]);
+  }
+  std::vector<Item> items;
+  if (one_dir) {
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(options.inputs[0])) {
+      if (entry.is_regular_file() && is_image_file(entry.path())) files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files) items.push_back({file.filename().string(), file.string(), std::nullopt, {}});
+    if (items.empty()) throw InputError("no image files in '" + options.inputs[0] + "'");
+  } else {
+    for (const auto& path : options.inputs) items.push_back({path, path, std::nullopt, {}});
+  }
+  return items;
+}
+
+Preprocess choose_preprocess(const std::string& requested, const Model& model) {
+  if (!requested.empty()) {
+    try {
+      return Preprocess::named(requested);
+    } catch (const InputError& e) {
+      throw UsageError(std::string("--preprocess: ") + e.what());
+    }
+  }
+  if (auto it = model.metadata().find("preprocess"); it != model.metadata().end()) {
+    try {
+      return Preprocess::named(it->second);
+    } catch (const InputError& e) {
+      throw ModelError(std::string("the model's metadata asks for ") + e.what() + "; give --preprocess");
+    }
+  }
+  return Preprocess::named("imagenet");
+}
+
+// The LIME map of one image: the segment weights, negative ones cut to 0, divided by the largest.
+at::Tensor lime_map(const Image& image, int64_t target, const Classifier& classifier, const EvalOptions& options) {
+  LimeOptions lime;
+  lime.num_samples = options.lime_samples;
+  lime.batch_size = options.batch;
+  lime.top_labels = 0;
+  lime.labels = {target};
+  lime.seed = options.seed;
+  const auto explanation = explain_lime(image.pixels(), classifier, lime);
+  const cv::Mat weights = weight_heatmap(explanation.segments, explanation.of(target));
+  const at::Tensor map =
+      at::from_blob(weights.data, {weights.rows, weights.cols}, at::kFloat).clone().clamp_min(0);
+  const double top = map.max().item<double>();
+  return top > 0 ? map / top : map;
+}
+
+// Maps [n, H, W] of every method, in method order.
+std::vector<at::Tensor> explain(Model& model, const std::vector<Method>& methods, const at::Tensor& batch,
+                                const std::vector<Image>& images, const std::vector<int64_t>& targets,
+                                const Preprocess& preprocess, cv::Size size, const EvalOptions& options) {
+  std::vector<CamMethod> cam_methods;
+  for (const auto& method : methods) {
+    if (method.cam) cam_methods.push_back(*method.cam);
+  }
+  std::vector<CamExplanation> cams;
+  if (!cam_methods.empty()) {
+    CamOptions cam_options;
+    cam_options.layers = options.layers;
+    cam_options.perturbation_batch = options.batch;
+    std::vector<Target> cam_targets;
+    for (auto t : targets) cam_targets.push_back(Target::class_index(t));
+    cams = CamExplainer(model, cam_methods, cam_options).explain(batch, cam_targets);
+  }
+  std::vector<at::Tensor> maps;
+  size_t cam_index = 0;
+  for (const auto& method : methods) {
+    std::vector<at::Tensor> per_image;
+    if (method.cam) {
+      for (const auto& explanation : cams) per_image.push_back(explanation.maps[cam_index].map);
+      ++cam_index;
+    } else {
+      const auto classifier = model_classifier(model, preprocess, size);
+      for (size_t i = 0; i < images.size(); ++i) per_image.push_back(lime_map(images[i], targets[i], classifier, options));
+    }
+    maps.push_back(at::stack(per_image).to(at::kFloat));
+  }
+  return maps;
+}
+
+at::Tensor region_of(const Item& item, const Image& image, cv::Size size) {
+  const double sx = static_cast<double>(size.width) / image.original_size().width;
+  const double sy = static_cast<double>(size.height) / image.original_size().height;
+  at::Tensor region = at::zeros({size.height, size.width}, at::kBool);
+  for (const auto& box : item.boxes) {
+    const Box scaled{static_cast<int64_t>(std::floor(box.x0 * sx)), static_cast<int64_t>(std::floor(box.y0 * sy)),
+                     static_cast<int64_t>(std::ceil(box.x1 * sx)), static_cast<int64_t>(std::ceil(box.y1 * sy))};
+    try {
+      region |= box_mask(scaled, size.height, size.width);
+    } catch (const InputError& e) {
+      throw InputError(item.name + ": " + e.what());
+    }
+  }
+  return region;
+}
+
+double mean(const std::vector<double>& values) {
+  double sum = 0;
+  for (double v : values) sum += v;
+  return values.empty() ? NAN : sum / static_cast<double>(values.size());
+}
+
+nlohmann::json summarise(const std::vector<ImageScores>& scores) {
+  std::vector<double> deletion, insertion, hits, energy, correlation;
+  std::vector<ConfidenceChange> changes;
+  int64_t undefined_correlations = 0;
+  for (const auto& s : scores) {
+    deletion.push_back(s.deletion);
+    insertion.push_back(s.insertion);
+    changes.push_back(s.confidence);
+    if (s.hit) hits.push_back(*s.hit ? 1 : 0);
+    if (s.energy) energy.push_back(*s.energy);
+    if (s.rank_correlation) {
+      if (std::isnan(*s.rank_correlation)) ++undefined_correlations;
+      else correlation.push_back(*s.rank_correlation);
+    }
+  }
+  nlohmann::json out{{"images", scores.size()},
+                     {"deletion_auc", mean(deletion)},
+                     {"insertion_auc", mean(insertion)},
+                     {"average_drop", average_drop(changes)},
+                     {"increase_in_confidence", increase_in_confidence(changes)}};
+  if (!hits.empty()) out["pointing_game"] = mean(hits);
+  if (!energy.empty()) out["energy_in_box"] = mean(energy);
+  if (!correlation.empty() || undefined_correlations > 0) {
+    out["rank_correlation"] = correlation.empty() ? nlohmann::json(nullptr) : nlohmann::json(mean(correlation));
+    out["rank_correlation_undefined"] = undefined_correlations;  // a constant map on either side
+  }
+  return out;
+}
+
+std::string cell(const nlohmann::json& summary, const char* key, double scale, int precision) {
+  if (!summary.contains(key) || summary[key].is_null()) return "-";
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(precision) << summary[key].get<double>() * scale;
+  return out.str();
+}
+
+void print_table(const std::vector<Method>& methods, const std::vector<nlohmann::json>& summaries) {
+  const std::vector<std::pair<std::string, std::string>> columns{
+      {"pointing_game", "pointing %"}, {"energy_in_box", "energy %"},       {"deletion_auc", "deletion"},
+      {"insertion_auc", "insertion"},  {"average_drop", "avg drop %"},      {"increase_in_confidence", "increase %"},
+      {"rank_correlation", "rank corr"}};
+  std::cout << std::left << std::setw(12) << "method";
+  for (const auto& column : columns) std::cout << std::right << std::setw(12) << column.second;
+  std::cout << "\n";
+  for (size_t m = 0; m < methods.size(); ++m) {
+    std::cout << std::left << std::setw(12) << methods[m].name;
+    for (const auto& [key, title] : columns) {
+      const bool percent = key == "pointing_game" || key == "energy_in_box";
+      const bool auc_like = key == "deletion_auc" || key == "insertion_auc" || key == "rank_correlation";
+      std::cout << std::right << std::setw(12) << cell(summaries[m], key.c_str(), percent ? 100 : 1, auc_like ? 3 : 1);
+    }
+    std::cout << "\n";
+  }
+}
+
+}  // namespace
+
+CLI::App* add_eval_command(CLI::App& app, EvalOptions& options) {
+  auto* command = app.add_subcommand(
+      "eval", "Measure explanations over a folder: deletion/insertion AUC, average drop, increase in confidence, "
+              "pointing game and energy in the box (with --boxes)");
+  options.model.add_to(*command, false);
+  command->add_option("-i,--input", options.inputs, "A directory of images, or image files")->required();
+  command->add_option("--method", options.methods,
+                      "Methods, comma-separated: gradcam, gradcam++, hirescam, xgradcam, layercam, eigencam, "
+                      "scorecam, ablationcam, lime (default: every CAM method)")
+      ->delimiter(',');
+  command->add_option("--boxes", options.boxes,
+                      "CSV with header image,x0,y0,x1,y1 and optionally class: boxes in image pixels, half-open; "
+                      "the images are looked up in the -i directory");
+  command->add_option("--target", options.target,
+                      "Class explained: truth (the boxes file's class), top1, or auto (truth when known)")
+      ->check(CLI::IsMember({"auto", "truth", "top1"}));
+  command->add_option("--layer", options.layers, "CAM target layer (repeat for several; default: the model's)");
+  command->add_option("--preprocess", options.preprocess,
+                      "Normalisation preset (default: the model's metadata, else imagenet)");
+  command->add_option("--steps", options.steps, "Deletion/insertion steps (default 100)")->check(kPositiveInteger);
+  command->add_option("--batch", options.batch, "Inputs per forward pass (default 32); also images per chunk")
+      ->check(kPositiveInteger);
+  command->add_option("--limit", options.limit, "Evaluate only the first N images")->check(kPositiveInteger);
+  command->add_option("--tolerance", options.tolerance, "Pointing game tolerance in pixels (default 15)")
+      ->check(CLI::NonNegativeNumber);
+  command->add_option("--baseline", options.baseline,
+                      "What deleted pixels become: zero (0 in the model's input, RISE's choice) or black")
+      ->check(CLI::IsMember({"zero", "black"}));
+  command->add_option("--sanity-model", options.sanity_model,
+                      "The model with randomised top layers: report the rank correlation of the maps (Adebayo et al.)");
+  command->add_option("--lime-samples", options.lime_samples, "LIME samples per image (default 1000)")
+      ->check(kPositiveInteger);
+  command->add_option("--seed", options.seed, "LIME seed (default 0)");
+  command->add_option("--json", options.json, "Also write per-image and per-method results to this JSON file");
+  return command;
+}
+
+int run_eval(const EvalOptions& options) {
+  const auto methods = parse_methods(options.methods);
+  auto items = list_items(options);
+  if (options.limit > 0 && static_cast<size_t>(options.limit) < items.size()) items.resize(options.limit);
+  const bool truth = options.target == "truth" ||
+                     (options.target == "auto" && std::all_of(items.begin(), items.end(), [](const Item& i) {
+                        return i.truth.has_value();
+                      }));
+  if (truth && !std::all_of(items.begin(), items.end(), [](const Item& i) { return i.truth.has_value(); })) {
+    throw UsageError("--target truth needs a boxes file with a class for every image (--boxes)");
+  }
+
+  const auto model = options.model.load();
+  std::unique_ptr<Model> sanity_model;
+  if (!options.sanity_model.empty()) {
+    ModelOptions sanity = options.model;
+    sanity.path = options.sanity_model;
+    sanity_model = sanity.load();
+  }
+  const auto preprocess = choose_preprocess(options.preprocess, *model);
+  const auto& input = model->input();
+  const cv::Size size = model_input_size(input);
+
+  CausalOptions causal;
+  causal.steps = options.steps;
+  if (options.baseline == "black") {
+    const Image black(cv::Mat::zeros(size, CV_8UC3));
+    causal.baseline = make_batch({black}, input, preprocess, size)[0];
+  }
+  MetricOptions metric_options;
+  metric_options.batch_size = options.batch;
+
+  std::vector<std::vector<ImageScores>> scores(methods.size());
+  ProgressBar progress("eval", static_cast<int64_t>(items.size()));
+  size_t done = 0;
+  std::string method_name;
+  metric_options.progress = [&](const MetricProgress& p) {
+    progress.update(static_cast<int64_t>(done), method_name + " " + p.metric + " " + std::to_string(p.done) + "/" +
+                                                    std::to_string(p.total));
+    throw_if_interrupted();
+  };
+  for (size_t first = 0; first < items.size(); first += options.batch) {
+    const size_t end = std::min(items.size(), first + static_cast<size_t>(options.batch));
+    std::vector<Image> images;
+    for (size_t i = first; i < end; ++i) images.push_back(resize(Image::load(items[i].path), size, preprocess.fit));
+    const at::Tensor batch = make_batch(images, input, preprocess, size);
+    std::vector<int64_t> targets;
+    if (truth) {
+      for (size_t i = first; i < end; ++i) targets.push_back(*items[i].truth);
+    } else {
+      const at::Tensor top = model->scores(batch).argmax(1);
+      for (int64_t i = 0; i < top.size(0); ++i) targets.push_back(top[i].item<int64_t>());
+    }
+    const auto maps = explain(*model, methods, batch, images, targets, preprocess, size, options);
+    std::vector<at::Tensor> random_maps;
+    if (sanity_model) random_maps = explain(*sanity_model, methods, batch, images, targets, preprocess, size, options);
+
+    for (size_t m = 0; m < methods.size(); ++m) {
+      method_name = methods[m].name;
+      const auto deletion = deletion_curves(*model, batch, maps[m], targets, causal, metric_options);
+      const auto insertion = insertion_curves(*model, batch, maps[m], targets, causal, metric_options);
+      const auto changes = confidence_changes(*model, batch, maps[m], targets, metric_options);
+      for (size_t i = 0; i < images.size(); ++i) {
+        ImageScores s;
+        s.image = items[first + i].name;
+        s.target = targets[i];
+        s.deletion = deletion[i].auc;
+        s.insertion = insertion[i].auc;
+        s.confidence = changes[i];
+        if (!items[first + i].boxes.empty()) {
+          const at::Tensor region = region_of(items[first + i], images[i], size);
+          s.hit = pointing_game_hit(maps[m][i], region, options.tolerance);
+          s.energy = energy_in_region(maps[m][i], region);
+        }
+        if (sanity_model) s.rank_correlation = spearman_correlation(maps[m][i], random_maps[m][i]);
+        scores[m].push_back(std::move(s));
+      }
+    }
+    done = end;
+    progress.update(static_cast<int64_t>(done), "");
+  }
+  progress.finish();
+
+  std::vector<nlohmann::json> summaries;
+  for (const auto& method_scores : scores) summaries.push_back(summarise(method_scores));
+  std::cout << "lumos eval: " << items.size() << " images, class: " << (truth ? "ground truth" : "top-1")
+            << ", steps " << options.steps << ", deletion baseline " << options.baseline << ", pointing tolerance "
+            << options.tolerance << " px\n";
+  print_table(methods, summaries);
+
+  if (!options.json.empty()) {
+    nlohmann::json out{{"model", options.model.path},
+                       {"images", items.size()},
+                       {"target", truth ? "truth" : "top1"},
+                       {"steps", options.steps},
+                       {"baseline", options.baseline},
+                       {"tolerance", options.tolerance},
+                       {"methods", nlohmann::json::object()}};
+    if (sanity_model) out["sanity_model"] = options.sanity_model;
+    for (size_t m = 0; m < methods.size(); ++m) {
+      nlohmann::json entry = summaries[m];
+      entry["per_image"] = nlohmann::json::array();
+      for (const auto& s : scores[m]) {
+        nlohmann::json row{{"image", s.image},
+                           {"class", s.target},
+                           {"deletion_auc", s.deletion},
+                           {"insertion_auc", s.insertion},
+                           {"probability", s.confidence.original},
+                           {"probability_explained", s.confidence.explained}};
+        if (s.hit) row["pointing_hit"] = *s.hit;
+        if (s.energy) row["energy_in_box"] = *s.energy;
+        if (s.rank_correlation) {
+          row["rank_correlation"] =
+              std::isnan(*s.rank_correlation) ? nlohmann::json(nullptr) : nlohmann::json(*s.rank_correlation);
+        }
+        entry["per_image"].push_back(row);
+      }
+      out["methods"][methods[m].name] = entry;
+    }
+    std::ofstream file(options.json);
+    if (!(file << out.dump(2) << "\n")) throw Error("cannot write '" + options.json + "' — check the directory");
+  }
+  return kOk;
+}
+
+}  // namespace lumos::cli

@@ -1,0 +1,130 @@
+// CAM cost per image as a multiple of one forward pass of the same model, in the same run:
+// Grad-CAM, Grad-CAM++, the five gradient CAMs together (one forward + one truncated
+// backward), and Score-CAM in fp32 and in the opt-in bf16 mode.
+// Usage: cam_bench [--threads N] [--runs N] [--batch N] [--scorecam-batch N] [--no-scorecam]
+//                  [--input FILE.npy] MODEL.onnx
+// Prints a Markdown table row; median over --runs timed runs after one warm-up (Score-CAM: one run).
+#include "lumos/cam.hpp"
+#include "lumos/npy.hpp"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Options {
+  int threads = 2;
+  int runs = 5;
+  int64_t batch = 1;
+  int64_t scorecam_batch = 64;
+  bool scorecam = true;
+  std::string input;
+  std::string model;
+};
+
+[[noreturn]] void usage() {
+  std::cerr << "usage: cam_bench [--threads N] [--runs N] [--batch N] [--scorecam-batch N] [--no-scorecam] "
+               "[--input FILE.npy] MODEL.onnx\n";
+  std::exit(2);
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&] {
+      if (i + 1 >= argc) usage();
+      return std::string(argv[++i]);
+    };
+    if (arg == "--threads") o.threads = std::stoi(value());
+    else if (arg == "--runs") o.runs = std::stoi(value());
+    else if (arg == "--batch") o.batch = std::stoll(value());
+    else if (arg == "--scorecam-batch") o.scorecam_batch = std::stoll(value());
+    else if (arg == "--no-scorecam") o.scorecam = false;
+    else if (arg == "--input") o.input = value();
+    else if (!arg.empty() && arg[0] != '-' && o.model.empty()) o.model = arg;
+    else usage();
+  }
+  if (o.model.empty() || o.runs < 1 || o.batch < 1) usage();
+  return o;
+}
+
+// Median milliseconds per image of f over `runs` timed calls after one warm-up.
+double ms_per_image(const std::function<void()>& f, int runs, int64_t images) {
+  f();
+  std::vector<double> ms;
+  for (int r = 0; r < runs; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2] / images;
+}
+
+double once_ms_per_image(const std::function<void()>& f, int64_t images) {
+  const auto start = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / images;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto o = parse(argc, argv);
+  at::set_num_threads(o.threads);
+  auto model = lumos::Model::load(o.model);
+  const auto& spec = model->input();
+  at::Tensor images;
+  if (!o.input.empty()) {
+    images = lumos::read_npy(o.input);
+    images = images.repeat({(o.batch + images.size(0) - 1) / images.size(0), 1, 1, 1}).slice(0, 0, o.batch);
+  } else {
+    at::manual_seed(0);
+    images = spec.layout == lumos::Layout::NCHW ? at::randn({o.batch, spec.channels, spec.height, spec.width})
+                                                : at::randn({o.batch, spec.height, spec.width, spec.channels});
+  }
+  const std::vector<lumos::Target> top1 = {lumos::Target::top(1)};
+  using M = lumos::CamMethod;
+  auto cam = [&](std::vector<M> methods, lumos::CamOptions options = {}) {
+    return lumos::CamExplainer(*model, std::move(methods), std::move(options)).explain(images, top1);
+  };
+
+  const double forward = ms_per_image([&] { model->scores(images); }, o.runs, o.batch);
+  const double gradcam = ms_per_image([&] { cam({M::gradcam}); }, o.runs, o.batch);
+  const double gradcampp = ms_per_image([&] { cam({M::gradcam_plus_plus}); }, o.runs, o.batch);
+  const double five = ms_per_image(
+      [&] { cam({M::gradcam, M::gradcam_plus_plus, M::hirescam, M::xgradcam, M::layercam}); }, o.runs, o.batch);
+
+  const auto name = std::filesystem::path(o.model).stem().string();
+  std::printf("| model | threads | batch | forward ms/img | Grad-CAM | Grad-CAM++ | 5 gradient CAMs |");
+  if (o.scorecam) std::printf(" Score-CAM fp32 | Score-CAM bf16 | bf16 speed-up | bf16 max map diff |");
+  std::printf("\n|---|---|---|---|---|---|---|%s\n", o.scorecam ? "---|---|---|---|" : "");
+  std::printf("| %s | %d | %lld | %.1f | %.2fx | %.2fx | %.2fx |", name.c_str(), o.threads,
+              static_cast<long long>(o.batch), forward, gradcam / forward, gradcampp / forward, five / forward);
+  if (o.scorecam) {
+    lumos::CamOptions fp32, bf16;
+    fp32.perturbation_batch = bf16.perturbation_batch = o.scorecam_batch;
+    bf16.bf16 = true;
+    std::vector<lumos::CamExplanation> exact, fast;
+    cam({M::scorecam}, bf16);  // warm-up: oneDNN builds its bf16 kernels on first use
+    const double score_fp32 = once_ms_per_image([&] { exact = cam({M::scorecam}, fp32); }, o.batch);
+    const double score_bf16 = once_ms_per_image([&] { fast = cam({M::scorecam}, bf16); }, o.batch);
+    double diff = 0;
+    for (size_t i = 0; i < exact.size(); ++i) {
+      diff = std::max(diff, (exact[i].maps[0].map - fast[i].maps[0].map).abs().max().item<double>());
+    }
+    std::printf(" %.0fx (%.1f s) | %.0fx (%.1f s) | %.2fx | %.4f |", score_fp32 / forward, score_fp32 / 1000,
+                score_bf16 / forward, score_bf16 / 1000, score_fp32 / score_bf16, diff);
+  }
+  std::printf("\n");
+}

@@ -1,0 +1,300 @@
+// The lumos binary on bad (and awkward but valid) input: exit codes and one-line errors.
+#include "lumos/error.hpp"
+#include "lumos/image.hpp"
+#include "lumos/model.hpp"
+#include "support/onnx_builder.hpp"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace fs = std::filesystem;
+using lumos::testing::OnnxBuilder;
+
+namespace {
+
+struct Run {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::string quoted(const std::string& arg) {
+  std::string q = "'";
+  for (char c : arg) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+std::string read_all(const fs::path& path) {
+  std::ifstream file(path);
+  std::stringstream s;
+  s << file.rdbuf();
+  return s.str();
+}
+
+// A folder for this process's models and files, removed when the tests end.
+class WorkDir {
+ public:
+  WorkDir() : path_(fs::temp_directory_path() / ("lumos_cli_test_" + std::to_string(::getpid()))) {
+    fs::create_directories(path_);
+  }
+  ~WorkDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+fs::path work_dir() {
+  static const WorkDir dir;
+  return dir.path();
+}
+
+Run lumos_cli(const std::vector<std::string>& args) {
+  const auto err_file = work_dir() / "stderr.txt";
+  std::string command = quoted(LUMOS_CLI) + " --threads 1";
+  for (const auto& a : args) command += " " + quoted(a);
+  command += " 2>" + quoted(err_file.string());
+  Run run;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return run;
+  char buffer[4096];
+  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) run.out.append(buffer, n);
+  const int status = pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  run.err = read_all(err_file);
+  return run;
+}
+
+// One line, "lumos: " first, naming `part`, and nothing of a crash or a C++ backtrace.
+void expect_one_line_error(const Run& run, const std::string& part) {
+  EXPECT_EQ(run.err.rfind("lumos: ", 0), 0u) << run.err;
+  EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << run.err;
+  EXPECT_NE(run.err.find(part), std::string::npos) << "expected '" << part << "' in: " << run.err;
+  for (const char* crash : {"frame #", "Exception raised from", "terminate called", "Aborted", "Segmentation",
+                            "what():", "libpng", "Corrupt JPEG"}) {
+    EXPECT_EQ(run.err.find(crash), std::string::npos) << run.err;
+  }
+}
+
+// x[N,3,H,W] -> Conv(3->4, 3x3, pad 1) -> Relu -> GlobalAveragePool -> Flatten -> Softmax: 4 classes.
+OnnxBuilder classifier(int64_t height = 8, int64_t width = 8) {
+  OnnxBuilder b;
+  b.input("x", {-1, 3, height, width}).output("prob", {-1, 4});
+  std::vector<float> w(4 * 3 * 3 * 3);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>((i * 37) % 11) / 10.f - 0.45f;
+  b.initializer("w", {4, 3, 3, 3}, w);
+  b.initializer("b", {4}, {0.1f, -0.2f, 0.3f, 0.0f});
+  OnnxBuilder::set_ints(b.node("Conv", {"x", "w", "b"}, {"conv"}, "conv"), "pads", {1, 1, 1, 1});
+  b.node("Relu", {"conv"}, {"relu"}, "relu");
+  b.node("GlobalAveragePool", {"relu"}, {"pool"}, "pool");
+  b.node("Flatten", {"pool"}, {"flat"}, "flatten");
+  b.node("Softmax", {"flat"}, {"prob"}, "softmax");
+  return b;
+}
+
+std::string saved(const OnnxBuilder& b, const std::string& name) {
+  const auto path = (work_dir() / name).string();
+  b.save(path);
+  return path;
+}
+
+std::string model_path() {
+  static const std::string path = saved(classifier(), "classifier.onnx");
+  return path;
+}
+
+std::string image(const std::string& name) {
+  const auto path = fs::path(LUMOS_FIXTURES) / "images" / name;
+  if (!fs::exists(path)) {
+    ADD_FAILURE() << "missing " << path
+                  << ": run /usr/bin/python3 tests/fixtures/make_image_fixtures.py build/fixtures";
+  }
+  return path.string();
+}
+
+std::string written(const std::string& name, const std::string& text) {
+  const auto path = work_dir() / name;
+  std::ofstream(path, std::ios::binary) << text;
+  return path.string();
+}
+
+}  // namespace
+
+TEST(Cli, TruncatedModelIsAModelError) {
+  const auto bytes = classifier().bytes();
+  const auto path = written("truncated.onnx", bytes.substr(0, bytes.size() / 2));
+  const auto run = lumos_cli({"layers", "-m", path});
+  EXPECT_EQ(run.exit_code, 3);
+  expect_one_line_error(run, "truncated.onnx");
+}
+
+TEST(Cli, TextFileNamedOnnxIsAModelError) {
+  const auto path = written("text.onnx", "this is not a model\nat all\n");
+  const auto run = lumos_cli({"predict", "-m", path, "-i", image("rgb.png")});
+  EXPECT_EQ(run.exit_code, 3);
+  expect_one_line_error(run, "not a readable ONNX model");
+}
+
+TEST(Cli, MissingModelIsAModelError) {
+  const auto run = lumos_cli({"layers", "-m", (work_dir() / "absent.onnx").string()});
+  EXPECT_EQ(run.exit_code, 3);
+  expect_one_line_error(run, "absent.onnx");
+}
+
+TEST(Cli, UnsupportedOpIsAModelErrorNamingIt) {
+  auto b = classifier();
+  b.node("FancyNewOp", {"x"}, {"unused"}, "mystery");
+  const auto run = lumos_cli({"layers", "-m", saved(b, "unsupported.onnx")});
+  EXPECT_EQ(run.exit_code, 3);
+  expect_one_line_error(run, "unsupported op FancyNewOp (opset 13) at node 'mystery'");
+}
+
+TEST(Cli, LayersListsShapesAndMarksTheDefault) {
+  const auto run = lumos_cli({"layers", "-m", model_path()});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.err, "");
+  EXPECT_NE(run.out.find("* relu"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("conv"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("[1,4,8,8]"), std::string::npos) << run.out;
+}
+
+TEST(Cli, GreyRgbaAnd16BitImagesWork) {
+  const auto run =
+      lumos_cli({"predict", "-m", model_path(), "-i", image("grey.png"), image("rgba.png"), image("rgb16.png"),
+                 image("grey_alpha.png"), image("exif_rotated.jpg"), "--top", "2"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.err, "");
+  for (const auto* name : {"grey.png", "rgba.png", "rgb16.png", "grey_alpha.png", "exif_rotated.jpg"}) {
+    EXPECT_NE(run.out.find(image(name) + "\n"), std::string::npos) << run.out;
+  }
+}
+
+TEST(Cli, PredictMatchesTheLibrary) {
+  const auto run = lumos_cli({"predict", "-m", model_path(), "-i", image("rgb.png"), image("grey.png"), "--top", "4",
+                              "--json", "--batch", "1"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto json = nlohmann::json::parse(run.out);
+  auto model = lumos::Model::load(model_path());
+  const auto batch = lumos::make_batch({lumos::Image::load(image("rgb.png")), lumos::Image::load(image("grey.png"))},
+                                       model->input(), lumos::Preprocess::named("imagenet"), {8, 8});
+  const auto scores = model->scores(batch);
+  const auto [values, indices] = at::topk(scores, 4, 1);
+  ASSERT_EQ(json.at("results").size(), 2u);
+  for (int row = 0; row < 2; ++row) {
+    const auto& top = json.at("results")[row].at("top");
+    ASSERT_EQ(top.size(), 4u);
+    for (int k = 0; k < 4; ++k) {
+      EXPECT_EQ(top[k].at("class").get<int64_t>(), indices[row][k].item<int64_t>());
+      EXPECT_FLOAT_EQ(top[k].at("score").get<float>(), values[row][k].item<float>());
+    }
+  }
+  EXPECT_NE(json.at("scores").get<std::string>().find("logits"), std::string::npos);
+}
+
+TEST(Cli, LabelsNameClassesAndMustMatchTheirCount) {
+  const auto good = written("labels4.txt", "cat\ndog\r\nfox\nowl\n\n");
+  auto run = lumos_cli({"predict", "-m", model_path(), "-i", image("rgb.png"), "--labels", good, "--json"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto json = nlohmann::json::parse(run.out);
+  const auto& first = json.at("results")[0].at("top")[0];
+  const std::vector<std::string> names{"cat", "dog", "fox", "owl"};
+  EXPECT_EQ(first.at("label").get<std::string>(), names.at(first.at("class").get<size_t>()));
+
+  const auto three = written("labels3.txt", "a\nb\nc\n");
+  run = lumos_cli({"predict", "-m", model_path(), "-i", image("rgb.png"), "--labels", three});
+  EXPECT_EQ(run.exit_code, 4);
+  expect_one_line_error(run, "has 3 labels but the model scores 4 classes");
+}
+
+TEST(Cli, UnreadableImageIsAnInputError) {
+  const auto run = lumos_cli({"predict", "-m", model_path(), "-i", image("text.png")});
+  EXPECT_EQ(run.exit_code, 4);
+  expect_one_line_error(run, "text.png");
+}
+
+TEST(Cli, TruncatedImagesAreNamedWithoutDecoderNoise) {
+  for (const auto* name : {"truncated.png", "truncated.jpg"}) {
+    const auto run = lumos_cli({"predict", "-m", model_path(), "-i", image(name)});
+    EXPECT_EQ(run.exit_code, 4);
+    expect_one_line_error(run, std::string(name) + "' is truncated");
+  }
+}
+
+TEST(Cli, OneBadImageAmongGoodOnesExitsOneAfterTheRest) {
+  const auto absent = (work_dir() / "absent.png").string();
+  const auto run = lumos_cli({"predict", "-m", model_path(), "-i", image("rgb.png"), absent});
+  EXPECT_EQ(run.exit_code, 1);
+  expect_one_line_error(run, "absent.png' does not exist");
+  EXPECT_NE(run.out.find(image("rgb.png") + "\n"), std::string::npos) << run.out;
+}
+
+TEST(Cli, HugeImageHeaderIsRejectedBeforeDecoding) {
+  const auto run = lumos_cli({"predict", "-m", model_path(), "-i", image("huge_header.png")});
+  EXPECT_EQ(run.exit_code, 4);
+  expect_one_line_error(run, "100000x100000");
+}
+
+TEST(Cli, DynamicSizeModelNeedsASize) {
+  const auto path = saved(classifier(-1, -1), "dynamic.onnx");
+  auto run = lumos_cli({"predict", "-m", path, "-i", image("rgb.png")});
+  EXPECT_EQ(run.exit_code, 4);
+  expect_one_line_error(run, "--size");
+  run = lumos_cli({"predict", "-m", path, "-i", image("rgb.png"), "--size", "16x12"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+}
+
+TEST(Cli, UsageErrorsExitTwoWithOneLine) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{}, "subcommand"},
+      {{"predict", "-m", model_path()}, "--image is required"},
+      {{"predict", "-m", model_path(), "-i", "a.png", "--top", "abc"}, "'abc' is not a whole number"},
+      {{"predict", "-m", model_path(), "-i", "a.png", "--preprocess", "torch"}, "caffe, imagenet, raw, tf, unit"},
+      {{"predict", "-m", model_path(), "-i", "a.png", "--mean", "0.5,0.5,0.5"}, "--mean and --std go together"},
+      {{"predict", "-m", model_path(), "-i", "a.png", "--mean", "0.5,0.5", "--std", "0.2"}, "give 3"},
+      {{"predict", "-m", model_path(), "-i", "a.png", "--size", "big"}, "--size 'big'"},
+      {{"layers", "-m", model_path(), "--bogus"}, "--bogus"},
+  };
+  for (const auto& [args, part] : cases) {
+    const auto run = lumos_cli(args);
+    EXPECT_EQ(run.exit_code, 2) << part;
+    expect_one_line_error(run, part);
+  }
+}
+
+TEST(Cli, HelpOnEverySubcommand) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--help"}, {"layers", "--help"}, {"predict", "--help"}}) {
+    const auto run = lumos_cli(args);
+    EXPECT_EQ(run.exit_code, 0);
+    EXPECT_NE(run.out.find("Usage"), std::string::npos) << run.out;
+  }
+}
+
+// The library's own errors for what the CLI cannot be asked yet.
+TEST(Cli, WrongSizeTensorAndUnknownLayerAreInputErrors) {
+  auto model = lumos::Model::load(model_path());
+  try {
+    model->scores(at::zeros({1, 3, 5, 5}));
+    ADD_FAILURE() << "a 5x5 input to an 8x8 model was accepted";
+  } catch (const lumos::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("[1,3,5,5]"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(model->scores(at::zeros({3, 8, 8})), lumos::InputError);
+  try {
+    model->resolve_layer("rleu");
+    ADD_FAILURE() << "an unknown layer was accepted";
+  } catch (const lumos::LayerNotFoundError& e) {
+    EXPECT_NE(std::string(e.what()).find("closest: 'relu'"), std::string::npos) << e.what();
+  }
+}
