@@ -79,13 +79,6 @@ std::vector<Method> parse_methods(const std::vector<std::string>& names) {
   return methods;
 }
 
-bool is_image_file(const fs::path& path) {
-  static const std::vector<std::string> extensions{".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"};
-  std::string ext = path.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return std::find(extensions.begin(), extensions.end(), ext) != extensions.end();
-}
-
 // The boxes file: a header naming the columns image, x0, y0, x1, y1 and optionally class; one
 // box per line; several lines for one image make its region their union.
 std::vector<Item> read_boxes(const std::string& path, const fs::path& image_dir) {
@@ -149,38 +142,16 @@ std::vector<Item> list_items(const EvalOptions& options) {
   }
   std::vector<Item> items;
   if (one_dir) {
-    std::vector<fs::path> files;
-    for (const auto& entry : fs::directory_iterator(options.inputs[0])) {
-      if (entry.is_regular_file() && is_image_file(entry.path())) files.push_back(entry.path());
+    for (const auto& file : collect_images(options.inputs)) {
+      items.push_back({fs::path(file).filename().string(), file, std::nullopt, {}});
     }
-    std::sort(files.begin(), files.end());
-    for (const auto& file : files) items.push_back({file.filename().string(), file.string(), std::nullopt, {}});
-    if (items.empty()) throw InputError("no image files in '" + options.inputs[0] + "'");
   } else {
     for (const auto& path : options.inputs) items.push_back({path, path, std::nullopt, {}});
   }
   return items;
 }
 
-Preprocess choose_preprocess(const std::string& requested, const Model& model) {
-  if (!requested.empty()) {
-    try {
-      return Preprocess::named(requested);
-    } catch (const InputError& e) {
-      throw UsageError(std::string("--preprocess: ") + e.what());
-    }
-  }
-  if (auto it = model.metadata().find("preprocess"); it != model.metadata().end()) {
-    try {
-      return Preprocess::named(it->second);
-    } catch (const InputError& e) {
-      throw ModelError(std::string("the model's metadata asks for ") + e.what() + "; give --preprocess");
-    }
-  }
-  return Preprocess::named("imagenet");
-}
-
-// The LIME map of one image: the segment weights, negative ones cut to 0, divided by the largest.
+// The LIME map of one image (positive_weight_map).
 at::Tensor lime_map(const Image& image, int64_t target, const Classifier& classifier, const EvalOptions& options) {
   LimeOptions lime;
   lime.num_samples = options.lime_samples;
@@ -189,11 +160,8 @@ at::Tensor lime_map(const Image& image, int64_t target, const Classifier& classi
   lime.labels = {target};
   lime.seed = options.seed;
   const auto explanation = explain_lime(image.pixels(), classifier, lime);
-  const cv::Mat weights = weight_heatmap(explanation.segments, explanation.of(target));
-  const at::Tensor map =
-      at::from_blob(weights.data, {weights.rows, weights.cols}, at::kFloat).clone().clamp_min(0);
-  const double top = map.max().item<double>();
-  return top > 0 ? map / top : map;
+  const cv::Mat map = positive_weight_map(explanation.segments, explanation.of(target));
+  return at::from_blob(map.data, {map.rows, map.cols}, at::kFloat).clone();
 }
 
 // Maps [n, H, W] of every method, in method order.
@@ -364,7 +332,7 @@ int run_eval(const EvalOptions& options) {
     sanity.path = options.sanity_model;
     sanity_model = sanity.load();
   }
-  const auto preprocess = choose_preprocess(options.preprocess, *model);
+  const auto preprocess = choose_preprocess(options.preprocess, {}, {}, *model);
   const auto& input = model->input();
   const cv::Size size = model_input_size(input);
 

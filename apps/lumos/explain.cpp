@@ -129,14 +129,6 @@ class StagedFolder {
   bool committed_ = false;
 };
 
-// A map of LIME's segment weights: positive evidence scaled to [0, 1], the rest 0.
-cv::Mat positive_weights(const cv::Mat& weights) {
-  double largest = 0;
-  cv::minMaxLoc(weights, nullptr, &largest);
-  cv::Mat map = cv::max(weights, 0.0);
-  return largest > 0 ? cv::Mat(map / largest) : map;
-}
-
 // LIME segments the image at the model's input size, as lime does, but at least 224 px
 // a side: on a small input (112 px faces) quickshift would find only a few segments.
 cv::Size lime_size(cv::Size model_size) {
@@ -377,7 +369,7 @@ class Explainer {
       cv::Mat(mask != 0).copyTo(mask_pixels);
       const std::string boundaries_png = save(out, boundaries, stem + ".png");
       save(out, mask_pixels, stem + "_mask.png");
-      const cv::Mat heat = resized_nearest(positive_weights(weight_heatmap(result.segments, linear)), out.original.size());
+      const cv::Mat heat = resized_nearest(positive_weight_map(result.segments, linear), out.original.size());
       const std::string heat_png = save(out, overlay(out.original, heat, colormap_, options_.image_weight).pixels(),
                                         stem + "_heatmap.png");
       json weights = json::array();

@@ -162,4 +162,8 @@ cv::Mat mark_boundaries(const cv::Mat& image, const cv::Mat& labels, const cv::S
 // Every pixel carries its segment's weight (0 for segments outside the explanation): CV_32FC1.
 cv::Mat weight_heatmap(const Segmentation& segments, const LinearExplanation& explanation);
 
+// The saliency map metrics and overlays use: positive segment weights divided by the
+// largest, negative ones 0 (CV_32FC1 in [0, 1]; all zeros when no weight is positive).
+cv::Mat positive_weight_map(const Segmentation& segments, const LinearExplanation& explanation);
+
 }  // namespace lumos

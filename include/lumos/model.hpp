@@ -83,9 +83,8 @@ class Model {
 
   // Scores [N, classes], without autograd, of a forward pass in which the named value is
   // replaced, once computed, by replace(value) (Ablation-CAM ablates channels this way).
-  // Models that cannot do this throw ModelError.
   virtual at::Tensor scores_replacing(const at::Tensor& batch, const std::string& layer,
-                                      const std::function<at::Tensor(const at::Tensor&)>& replace);
+                                      const std::function<at::Tensor(const at::Tensor&)>& replace) = 0;
 
   // How the scores were obtained, e.g. "logits (input of the final Softmax)".
   virtual std::string score_description() const = 0;

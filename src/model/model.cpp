@@ -1,7 +1,5 @@
 #include "lumos/model.hpp"
 
-#include "lumos/error.hpp"
-
 #include "model/onnx/onnx_model.hpp"
 
 namespace lumos {
@@ -13,11 +11,6 @@ bool LayerInfo::is_spatial() const {
   const auto h = layout == Layout::NCHW ? shape[2] : shape[1];
   const auto w = layout == Layout::NCHW ? shape[3] : shape[2];
   return h * w > 1;
-}
-
-at::Tensor Model::scores_replacing(const at::Tensor&, const std::string& layer,
-                                   const std::function<at::Tensor(const at::Tensor&)>&) {
-  throw ModelError("this model cannot replace the inner value '" + layer + "' during a forward pass");
 }
 
 std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& options) {

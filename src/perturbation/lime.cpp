@@ -6,8 +6,9 @@
 #include "lumos/model.hpp"
 #include "perturbation/segmentation/labels.hpp"
 
+#include "model/bf16_autocast.hpp"
+
 #include <ATen/ATen.h>
-#include <ATen/autocast_mode.h>
 
 #include <algorithm>
 #include <chrono>
@@ -27,26 +28,6 @@ class Stopwatch {
 
  private:
   std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
-};
-
-// CPU autocast to bfloat16 for the lifetime of the guard, restoring the previous state.
-class Bf16Autocast {
- public:
-  Bf16Autocast() : enabled_(at::autocast::is_cpu_enabled()), dtype_(at::autocast::get_autocast_cpu_dtype()) {
-    at::autocast::set_cpu_enabled(true);
-    at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-  }
-  ~Bf16Autocast() {
-    at::autocast::clear_cache();
-    at::autocast::set_cpu_enabled(enabled_);
-    at::autocast::set_autocast_cpu_dtype(dtype_);
-  }
-  Bf16Autocast(const Bf16Autocast&) = delete;
-  Bf16Autocast& operator=(const Bf16Autocast&) = delete;
-
- private:
-  bool enabled_;
-  at::ScalarType dtype_;
 };
 
 // The labels to explain: lime's np.argsort(scores[0])[-k:] reversed, or the caller's.
@@ -90,8 +71,7 @@ Classifier model_classifier(Model& model, const Preprocess& preprocess, cv::Size
     }
     const at::Tensor input = make_batch(batch, model.input(), preprocess, input_size);
     at::NoGradGuard no_grad;
-    if (!bf16) return model.scores(input);
-    Bf16Autocast autocast;
+    Bf16Autocast autocast(bf16);
     return model.scores(input).to(at::kFloat);
   };
 }

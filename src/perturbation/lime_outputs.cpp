@@ -126,4 +126,12 @@ cv::Mat weight_heatmap(const Segmentation& segments, const LinearExplanation& ex
   return heatmap;
 }
 
+cv::Mat positive_weight_map(const Segmentation& segments, const LinearExplanation& explanation) {
+  const cv::Mat weights = weight_heatmap(segments, explanation);
+  double largest = 0;
+  cv::minMaxLoc(weights, nullptr, &largest);
+  const cv::Mat positive = cv::max(weights, 0.0);
+  return largest > 0 ? cv::Mat(positive / largest) : positive;
+}
+
 }  // namespace lumos

@@ -6,6 +6,7 @@
 #include "lumos/cam.hpp"
 #include "lumos/error.hpp"
 #include "support/onnx_builder.hpp"
+#include "support/error_of.hpp"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include <cmath>
 #include <filesystem>
 
+using lumos::testing::error_of;
 namespace fs = std::filesystem;
 using lumos::CamExplainer;
 using lumos::CamMethod;
@@ -123,16 +125,6 @@ std::vector<lumos::CamExplanation> explain(lumos::Model& model, std::vector<CamM
   return CamExplainer(model, std::move(methods), std::move(options)).explain(x, targets);
 }
 
-template <typename E>
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "no exception";
-}
-
 void expect_near(const at::Tensor& a, const at::Tensor& b, double tolerance, const std::string& what) {
   ASSERT_EQ(a.sizes(), b.sizes()) << what;
   EXPECT_LE((a - b).abs().max().item<double>(), tolerance) << what;
@@ -154,6 +146,11 @@ class CountingModel final : public lumos::Model {
     ++forwards;
     ++traces;
     return inner_->trace(batch, capture, grad);
+  }
+  at::Tensor scores_replacing(const at::Tensor& batch, const std::string& layer,
+                              const std::function<at::Tensor(const at::Tensor&)>& replace) override {
+    ++forwards;
+    return inner_->scores_replacing(batch, layer, replace);
   }
   std::string score_description() const override { return inner_->score_description(); }
   const std::map<std::string, std::string>& metadata() const override { return inner_->metadata(); }

@@ -2,6 +2,7 @@
 #include "lumos/error.hpp"
 #include "lumos/image.hpp"
 #include "lumos/model.hpp"
+#include "lumos/npy.hpp"
 #include "support/onnx_builder.hpp"
 
 #include <ATen/ATen.h>
@@ -297,4 +298,61 @@ TEST(Cli, WrongSizeTensorAndUnknownLayerAreInputErrors) {
   } catch (const lumos::LayerNotFoundError& e) {
     EXPECT_NE(std::string(e.what()).find("closest: 'relu'"), std::string::npos) << e.what();
   }
+}
+
+// The first thing a newcomer runs: the bundled face-expression model on the bundled face.
+TEST(CliExplain, BundledDefaultSeesTheSmileAtTheMouth) {
+  const auto out = work_dir() / "explain_default";
+  const auto run = lumos_cli({"explain", "-o", out.string(), "--method", "gradcam,gradcam++,layercam,lime",
+                              "--format", "json,html,npy", "--lime-samples", "300"});
+  ASSERT_EQ(run.exit_code, 0) << run.err << "\n(the bundled model comes from scripts/fetch_models.sh build/third_party)";
+  EXPECT_NE(run.out.find("report: "), std::string::npos) << run.out;
+  EXPECT_TRUE(fs::exists(out / "report.html"));
+  const auto json = nlohmann::json::parse(read_all(out / "astronaut" / "explanation.json"));
+  EXPECT_EQ(json["predictions"][0]["label"], "happy");
+  EXPECT_EQ(json["targets"][0]["label"], "happy");
+  for (const char* file : {"input.png", "gradcam_happy.png", "gradcam++_happy.png", "layercam_happy.png",
+                           "lime_happy.png", "lime_happy_mask.png", "lime_happy_heatmap.png"}) {
+    EXPECT_TRUE(fs::exists(out / "astronaut" / file)) << file;
+  }
+  // The maps peak on the mouth: rows 60-95, columns 30-82 of the 112x112 input.
+  for (const char* method : {"gradcam", "gradcam++", "layercam"}) {
+    const auto map = lumos::read_npy((out / "astronaut" / (std::string(method) + "_happy.npy")).string());
+    ASSERT_EQ(map.sizes(), (std::vector<int64_t>{112, 112})) << method;
+    const int64_t peak = map.argmax().item<int64_t>();
+    EXPECT_TRUE(peak / 112 >= 60 && peak / 112 < 95 && peak % 112 >= 30 && peak % 112 < 82)
+        << method << " peaks at row " << peak / 112 << ", column " << peak % 112;
+  }
+  const auto& lime = json["targets"][0]["methods"].back();
+  EXPECT_EQ(lime["method"], "lime");
+  EXPECT_GT(lime["segments"].get<int>(), 5);
+  for (const auto& entry : fs::directory_iterator(out)) {
+    EXPECT_EQ(entry.path().filename().string().find(".partial"), std::string::npos) << entry.path();
+  }
+}
+
+TEST(CliExplain, BadImageIsSkippedNamedAndExitsOne) {
+  const auto out = work_dir() / "explain_bad";
+  const auto bad = written("not_a_picture.png", "plain text");
+  const auto run = lumos_cli({"explain", "-m", model_path(), "-i", image("rgb.png"), bad, "-o", out.string(),
+                              "--method", "gradcam,lime", "--lime-samples", "20"});
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_NE(run.err.find("not_a_picture.png"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("1 of 2 images failed"), std::string::npos) << run.err;
+  EXPECT_TRUE(fs::exists(out / "rgb" / "explanation.json"));
+  EXPECT_FALSE(fs::exists(out / "not_a_picture"));
+  EXPECT_TRUE(fs::exists(out / "report.html"));
+}
+
+TEST(CliExplain, UnknownMethodAndTargetAreUsageErrors) {
+  const auto method = lumos_cli({"explain", "-m", model_path(), "-i", image("rgb.png"), "--method", "gradcam,magic"});
+  EXPECT_EQ(method.exit_code, 2);
+  expect_one_line_error(method, "magic");
+  const auto target = lumos_cli({"explain", "-m", model_path(), "-i", image("rgb.png"), "--target", "top0"});
+  EXPECT_EQ(target.exit_code, 2);
+  expect_one_line_error(target, "top0");
+  const auto range = lumos_cli({"explain", "-m", model_path(), "-i", image("rgb.png"), "--target", "9",
+                                "-o", (work_dir() / "explain_range").string()});
+  EXPECT_EQ(range.exit_code, 4);
+  expect_one_line_error(range, "9");
 }

@@ -1,5 +1,6 @@
 #include "lumos/error.hpp"
 #include "lumos/image.hpp"
+#include "support/error_of.hpp"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+using lumos::testing::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -37,16 +39,6 @@ cv::Mat expected_pixels(const std::string& name) {
 }
 
 std::string image_path(const std::string& name) { return (kImages / name).string(); }
-
-template <typename E>
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "";
-}
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 

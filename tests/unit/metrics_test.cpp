@@ -4,6 +4,7 @@
 #include "lumos/metrics.hpp"
 #include "lumos/npy.hpp"
 #include "support/onnx_builder.hpp"
+#include "support/error_of.hpp"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 
+using lumos::testing::error_of;
 namespace fs = std::filesystem;
 using lumos::testing::OnnxBuilder;
 
@@ -34,16 +36,6 @@ std::unique_ptr<lumos::Model> sum_model() {
 
 at::Tensor tensor_2x2(std::vector<float> values, std::vector<int64_t> shape) {
   return at::tensor(values, at::kFloat).reshape(shape);
-}
-
-template <typename E>
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "";
 }
 
 fs::path fixture_dir() {

@@ -1,6 +1,7 @@
 #include "lumos/error.hpp"
 #include "lumos/model.hpp"
 #include "support/onnx_builder.hpp"
+#include "support/error_of.hpp"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -8,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+using lumos::testing::error_of;
 namespace fs = std::filesystem;
 using lumos::testing::OnnxBuilder;
 
@@ -26,16 +28,6 @@ OnnxBuilder tiny_classifier() {
   b.node("Flatten", {"pool"}, {"flat"}, "flatten");
   b.node("Softmax", {"flat"}, {"prob"}, "softmax");
   return b;
-}
-
-template <typename E>
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace
