@@ -235,7 +235,8 @@ class Explainer {
     for (int64_t i = 0; i < n; ++i) {
       throw_if_interrupted();
       StagedFolder folder(options_.out, jobs[i].name);
-      ImageOutput out{jobs[i], originals[i], scores[i], folder, {}, json::object()};
+      ImageOutput out{jobs[i], originals[i], scores[i], at::softmax(scores[i].to(at::kDouble), 0), folder, {},
+                      json::object()};
       describe_predictions(out);
       std::vector<int64_t> image_classes;
       for (const auto& per_image : classes) image_classes.push_back(per_image[i]);
@@ -253,7 +254,7 @@ class Explainer {
       }
       for (auto& [c, methods] : methods_of) {
         targets.push_back({{"class", c}, {"label", label_of(c, false)}, {"score", out.scores[c].item<double>()},
-                           {"probability", probability(out, c)}, {"methods", methods}});
+                           {"probability", out.probabilities[c].item<double>()}, {"methods", methods}});
       }
       out.record["targets"] = targets;
       if (wants("json")) write_file_atomically(folder.file("explanation.json"), {out.record.dump(2)});
@@ -268,7 +269,8 @@ class Explainer {
   struct ImageOutput {
     const Job& job;
     const Image& original;
-    at::Tensor scores;  // [classes]
+    at::Tensor scores;         // [classes]
+    at::Tensor probabilities;  // softmax of scores, float64
     StagedFolder& folder;
     ReportImage report;
     json record;
@@ -287,10 +289,6 @@ class Explainer {
     return with_fallback ? "class " + std::to_string(c) : "";
   }
 
-  double probability(const ImageOutput& out, int64_t c) const {
-    return at::softmax(out.scores.to(at::kDouble), 0)[c].item<double>();
-  }
-
   // Saves a picture into the image's folder and returns its final path (for the report).
   std::string save(const ImageOutput& out, const cv::Mat& pixels, const std::string& name) const {
     save_png(pixels, out.folder.file(name));
@@ -298,7 +296,7 @@ class Explainer {
   }
 
   void describe_predictions(ImageOutput& out) const {
-    const auto probabilities = at::softmax(out.scores.to(at::kDouble), 0);
+    const auto& probabilities = out.probabilities;
     out.record = {{"image", out.job.path},
                 {"size", {out.original.width(), out.original.height()}},
                 {"model", options_.model.path},
