@@ -6,6 +6,7 @@
 // Prints a Markdown table row; median over --runs timed runs after one warm-up (Score-CAM: one run).
 #include "lumos/cam.hpp"
 #include "lumos/npy.hpp"
+#include "lumos/runtime.hpp"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -81,6 +82,7 @@ double once_ms_per_image(const std::function<void()>& f, int64_t images) {
 
 int main(int argc, char** argv) {
   const auto o = parse(argc, argv);
+  lumos::keep_freed_memory();
   at::set_num_threads(o.threads);
   auto model = lumos::Model::load(o.model);
   const auto& spec = model->input();

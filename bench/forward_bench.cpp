@@ -1,14 +1,21 @@
 // Forward time per image of an ONNX classifier on lumos, timed runs after warm-up.
-// Usage: forward_bench [--threads N] [--runs N] [--warmup N] MODEL.onnx BATCH...
+// Usage: forward_bench [--threads N] [--runs N] [--warmup N] [--profile] MODEL.onnx BATCH...
 // Prints one line per batch size: "<batch> <ms per image of each timed run...>".
+// --profile prints instead, per batch size, the time spent in each top-level ATen op over the
+// timed runs (pytorch_forward.py --profile prints the same for PyTorch).
 #include "lumos/model.hpp"
+#include "lumos/runtime.hpp"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,12 +25,13 @@ struct Options {
   int threads = 2;
   int runs = 7;
   int warmup = 2;
+  bool profile = false;
   std::string model;
   std::vector<int64_t> batches;
 };
 
 [[noreturn]] void usage() {
-  std::cerr << "usage: forward_bench [--threads N] [--runs N] [--warmup N] MODEL.onnx BATCH...\n";
+  std::cerr << "usage: forward_bench [--threads N] [--runs N] [--warmup N] [--profile] MODEL.onnx BATCH...\n";
   std::exit(2);
 }
 
@@ -42,6 +50,8 @@ Options parse(int argc, char** argv) {
       options.runs = value();
     } else if (arg == "--warmup") {
       options.warmup = value();
+    } else if (arg == "--profile") {
+      options.profile = true;
     } else {
       positional.push_back(arg);
     }
@@ -52,10 +62,66 @@ Options parse(int argc, char** argv) {
   return options;
 }
 
+// Wall time per top-level ATen op (ops called from inside other ops are part of their caller).
+class OpProfile {
+ public:
+  OpProfile() {
+    handle_ = at::addGlobalCallback(at::RecordFunctionCallback(&OpProfile::enter, &OpProfile::leave)
+                                        .scopes({at::RecordScope::FUNCTION})
+                                        .needsInputs(false));
+  }
+  ~OpProfile() { at::removeCallback(handle_); }
+  OpProfile(const OpProfile&) = delete;
+  OpProfile& operator=(const OpProfile&) = delete;
+
+  static void start() { totals().clear(); }
+  static void print(int64_t batch, int runs) {
+    std::vector<std::pair<double, std::string>> rows;
+    double sum = 0;
+    for (const auto& [name, entry] : totals()) {
+      rows.emplace_back(entry.first, name);
+      sum += entry.first;
+    }
+    std::sort(rows.rbegin(), rows.rend());
+    std::printf("batch %lld: top-level ATen ops, ms per image (calls per run)\n", static_cast<long long>(batch));
+    for (const auto& [ms, name] : rows) {
+      std::printf("  %-40s %9.3f  (%lld)\n", name.c_str(), ms / runs / batch,
+                  static_cast<long long>(totals()[name].second / runs));
+    }
+    std::printf("  %-40s %9.3f\n", "total", sum / runs / batch);
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  static std::map<std::string, std::pair<double, int64_t>>& totals() {
+    static std::map<std::string, std::pair<double, int64_t>> table;
+    return table;
+  }
+  static thread_local int depth_;
+  static thread_local Clock::time_point started_;
+
+  static std::unique_ptr<at::ObserverContext> enter(const at::RecordFunction&) {
+    if (depth_++ == 0) started_ = Clock::now();
+    return nullptr;
+  }
+  static void leave(const at::RecordFunction& fn, at::ObserverContext*) {
+    if (--depth_ != 0) return;
+    const std::chrono::duration<double, std::milli> elapsed = Clock::now() - started_;
+    auto& entry = totals()[fn.name()];
+    entry.first += elapsed.count();
+    ++entry.second;
+  }
+
+  at::CallbackHandle handle_;
+};
+thread_local int OpProfile::depth_ = 0;
+thread_local OpProfile::Clock::time_point OpProfile::started_;
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const auto options = parse(argc, argv);
+  lumos::keep_freed_memory();
   at::set_num_threads(options.threads);
   const auto model = lumos::Model::load(options.model);
   const auto& spec = model->input();
@@ -66,11 +132,20 @@ int main(int argc, char** argv) {
     at::manual_seed(0);
     const auto input = at::randn(shape);
     std::vector<double> ms_per_image;
+    std::unique_ptr<OpProfile> profile;
     for (int run = 0; run < options.warmup + options.runs; ++run) {
+      if (options.profile && run == options.warmup) {
+        profile = std::make_unique<OpProfile>();
+        OpProfile::start();
+      }
       const auto start = std::chrono::steady_clock::now();
       const auto scores = model->scores(input);
       const std::chrono::duration<double, std::milli> elapsed = std::chrono::steady_clock::now() - start;
       if (run >= options.warmup) ms_per_image.push_back(elapsed.count() / batch);
+    }
+    if (profile) {
+      OpProfile::print(batch, options.runs);
+      continue;
     }
     std::printf("%lld", static_cast<long long>(batch));
     for (const double ms : ms_per_image) std::printf(" %.3f", ms);

@@ -10,6 +10,7 @@
 #include "lumos/lime.hpp"
 #include "lumos/model.hpp"
 #include "lumos/segmentation.hpp"
+#include "lumos/runtime.hpp"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -86,6 +87,7 @@ int main(int argc, char** argv) {
   const int threads = argc > 3 ? std::stoi(argv[3]) : 2;
   const auto models = split(argc > 4 ? argv[4] : "mobilenet_v2,resnet18");
 
+  lumos::keep_freed_memory();
   std::printf("quickshift 224x224, one thread (best of 5):\n");
   at::set_num_threads(1);
   for (const char* photo : {"chelsea", "astronaut", "coffee", "rocket"}) {

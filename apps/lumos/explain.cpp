@@ -145,6 +145,8 @@ cv::Mat resized_nearest(const cv::Mat& labels, cv::Size size) {
 // Everything the run shares: the model, its settings and the explainers.
 class Explainer {
  public:
+  Explainer(const Explainer&) = delete;  // its CAM progress callback points back at it
+  Explainer& operator=(const Explainer&) = delete;
   Explainer(const ExplainOptions& options, Model& model)
       : options_(options),
         model_(model),
@@ -181,6 +183,13 @@ class Explainer {
       cam.eigen_smooth = options.eigen_smooth;
       cam.perturbation_batch = options.perturbation_batch;
       cam.bf16 = options.bf16;
+      // Score-CAM and Ablation-CAM run hundreds of forwards per image: show them, let Ctrl-C stop them.
+      cam.progress = [this](const CamProgress& p) {
+        if (!cam_progress_.bar) return;
+        cam_progress_.bar->update(cam_progress_.done + p.image, to_string(p.method) + " " + std::to_string(p.done) +
+                                                                    "/" + std::to_string(p.total));
+      };
+      cam.cancel = [] { return interrupted(); };
       cam_.emplace(model, cam_methods_, cam);
     }
   }
@@ -223,6 +232,7 @@ class Explainer {
     double cam_ms_per_image = 0;
     if (cam_) {
       const auto start = Clock::now();
+      cam_progress_ = {&progress, done_before};
       for (const auto& per_image : classes) {
         std::vector<Target> batch_targets;
         for (int64_t c : per_image) batch_targets.push_back(Target::class_index(c));
@@ -411,6 +421,10 @@ class Explainer {
   bool lime_ = false;
   std::set<std::string> formats_;
   std::optional<CamExplainer> cam_;
+  struct {
+    ProgressBar* bar = nullptr;
+    int64_t done = 0;  // images finished before the batch under way
+  } cam_progress_;
 };
 
 }  // namespace

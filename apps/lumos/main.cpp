@@ -3,6 +3,8 @@
 #include "commands.hpp"
 #include "eval_command.hpp"
 
+#include "lumos/runtime.hpp"
+
 #include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
 #include <opencv2/core/utils/logger.hpp>
@@ -43,6 +45,7 @@ int main(int argc, char** argv) {
   // Errors surface as exceptions with their own messages; OpenCV's log lines would repeat them.
   cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
   try {
+    lumos::keep_freed_memory();
     at::set_num_threads(threads);
     if (layers_command->parsed()) return run_layers(layers);
     if (predict_command->parsed()) return run_predict(predict);

@@ -67,6 +67,8 @@ struct CamOptions {
   bool bf16 = false;
   // Called after each perturbed forward pass (the CLI draws a progress bar with it).
   std::function<void(const CamProgress&)> progress;
+  // Checked before each perturbed forward pass; returning true throws CancelledError.
+  std::function<bool()> cancel;
 };
 
 // One target layer's map before the resize.

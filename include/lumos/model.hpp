@@ -4,7 +4,6 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -82,9 +81,10 @@ class Model {
   virtual Trace trace(const at::Tensor& batch, const std::vector<std::string>& capture, bool grad) = 0;
 
   // Scores [N, classes], without autograd, of a forward pass in which the named value is
-  // replaced, once computed, by replace(value) (Ablation-CAM ablates channels this way).
-  virtual at::Tensor scores_replacing(const at::Tensor& batch, const std::string& layer,
-                                      const std::function<at::Tensor(const at::Tensor&)>& replace) = 0;
+  // `value` (laid out as the layer is) instead of what `batch` gives. Only what follows
+  // the layer runs, plus any path from the input that bypasses it (Ablation-CAM ablates
+  // channels this way, at the cost of the model's head only).
+  virtual at::Tensor scores_given(const at::Tensor& batch, const std::string& layer, const at::Tensor& value) = 0;
 
   // How the scores were obtained, e.g. "logits (input of the final Softmax)".
   virtual std::string score_description() const = 0;

@@ -30,9 +30,7 @@ CamFormula ablation_cam() {
         auto ablated = activations.unsqueeze(0).repeat({k, 1, 1, 1});
         for (int64_t j = 0; j < k; ++j) ablated[j][begin + j].fill_(ablated_value);
         if (c.layout == Layout::NHWC) ablated = ablated.permute({0, 2, 3, 1}).contiguous();
-        // The layer's computed value is the image's own: swap in the ablated copies.
-        const auto use_ablated = [&](const at::Tensor&) { return ablated; };
-        return c.model.scores_replacing(image.repeat({k, 1, 1, 1}), c.layer, use_ablated);
+        return c.model.scores_given(image.expand({k, -1, -1, -1}), c.layer, ablated);
       });
       weights.push_back((original - ablated_scores) / original);
     }

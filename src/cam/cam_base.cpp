@@ -161,6 +161,9 @@ at::Tensor score_perturbations(const LayerContext& context, int64_t image, int64
   const int64_t step = context.options.perturbation_batch;
   std::vector<at::Tensor> parts;
   for (int64_t begin = 0; begin < count; begin += step) {
+    if (context.options.cancel && context.options.cancel()) {
+      throw CancelledError(to_string(context.method) + " was cancelled; no explanation was written");
+    }
     const int64_t end = std::min(count, begin + step);
     parts.push_back(scores_of(begin, end).select(1, context.targets[image]).to(at::kFloat));
     if (context.options.progress) context.options.progress({context.method, image, end, count});

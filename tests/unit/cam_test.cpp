@@ -147,10 +147,9 @@ class CountingModel final : public lumos::Model {
     ++traces;
     return inner_->trace(batch, capture, grad);
   }
-  at::Tensor scores_replacing(const at::Tensor& batch, const std::string& layer,
-                              const std::function<at::Tensor(const at::Tensor&)>& replace) override {
+  at::Tensor scores_given(const at::Tensor& batch, const std::string& layer, const at::Tensor& value) override {
     ++forwards;
-    return inner_->scores_replacing(batch, layer, replace);
+    return inner_->scores_given(batch, layer, value);
   }
   std::string score_description() const override { return inner_->score_description(); }
   const std::map<std::string, std::string>& metadata() const override { return inner_->metadata(); }
@@ -322,6 +321,21 @@ TEST(Cam, ScoreCamDoesNotDependOnItsBatchSizeAndReportsProgress) {
   EXPECT_EQ(reports[1].total, 4);
   EXPECT_EQ(reports[3].image, 1);
   EXPECT_EQ(reports[3].method, CamMethod::scorecam);
+}
+
+TEST(Cam, ScoreCamAndAblationCamStopWhenCancelled) {
+  auto model = lumos::Model::load(nchw_model());
+  const auto x = images();
+  for (const auto method : {CamMethod::scorecam, CamMethod::ablationcam}) {
+    int forwards = 0;
+    CamOptions options;
+    options.perturbation_batch = 1;
+    options.progress = [&](const lumos::CamProgress&) { ++forwards; };
+    options.cancel = [&] { return forwards == 2; };
+    const auto msg = error_of<lumos::CancelledError>([&] { explain(*model, {method}, x, {Target::class_index(0)}, options); });
+    EXPECT_NE(msg.find("was cancelled"), std::string::npos) << msg;
+    EXPECT_EQ(forwards, 2) << to_string(method);
+  }
 }
 
 TEST(Cam, ScoreCamInBf16StaysCloseToFp32) {

@@ -60,3 +60,53 @@ TEST(OnnxModel, NamesUnsupportedOpNodeAndOpset) {
   auto msg = error_of<lumos::UnsupportedOpError>([&] { lumos::Model::load(path.string()); });
   EXPECT_NE(msg.find("unsupported op FancyNewOp (opset 13) at node 'mystery'"), std::string::npos) << msg;
 }
+
+namespace {
+
+// x[N,2,3,3] -> Conv 1x1 -> Relu -> Add x (a path around the conv) -> GlobalAveragePool -> Flatten
+std::unique_ptr<lumos::Model> residual_classifier() {
+  OnnxBuilder b;
+  b.input("x", {-1, 2, 3, 3}).output("flat", {-1, 2});
+  b.initializer("w", {2, 2, 1, 1}, {1.f, -1.f, 0.5f, 2.f});
+  b.node("Conv", {"x", "w"}, {"conv"}, "conv");
+  b.node("Relu", {"conv"}, {"relu"}, "relu");
+  b.node("Add", {"relu", "x"}, {"sum"}, "add");
+  b.node("GlobalAveragePool", {"sum"}, {"pool"}, "pool");
+  b.node("Flatten", {"pool"}, {"flat"}, "flatten");
+  const auto path = temp_file("residual.onnx");
+  b.save(path.string());
+  return lumos::Model::load(path.string());
+}
+
+at::Tensor residual_input() {
+  at::manual_seed(3);
+  return at::randn({4, 2, 3, 3});
+}
+
+}  // namespace
+
+TEST(OnnxModel, ScoresGivenALayerUseThatValueAndThePathAroundIt) {
+  auto model = residual_classifier();
+  const auto x = residual_input();
+  const auto own = model->trace(x, {"relu"}, false).activations.at("relu");
+  EXPECT_TRUE(at::allclose(model->scores_given(x, "relu", own), model->scores(x)));
+  // With the branch zeroed only the path around it remains: the spatial mean of x.
+  EXPECT_TRUE(at::allclose(model->scores_given(x, "relu", at::zeros_like(own)), x.mean({2, 3})));
+  const auto msg = error_of<lumos::InputError>([&] { model->scores_given(x, "relu", own.slice(0, 0, 2)); });
+  EXPECT_NE(msg.find("holds 2 images, the batch 4"), std::string::npos) << msg;
+}
+
+// Activations run in place only on values nobody else holds: a captured value and a value
+// read again later keep their contents.
+TEST(OnnxModel, InPlaceActivationsLeaveValuesStillInUseIntact) {
+  auto model = residual_classifier();
+  const auto x = residual_input();
+  const auto conv = at::conv2d(x, at::tensor({1.f, -1.f, 0.5f, 2.f}).reshape({2, 2, 1, 1}));
+  const auto trace = model->trace(x, {"conv"}, false);
+  EXPECT_TRUE(at::equal(trace.activations.at("conv"), conv));
+  EXPECT_TRUE(at::allclose(trace.scores, (at::relu(conv) + x).mean({2, 3})));
+  // x is the graph input and is read again by the Add after the Conv.
+  const auto copy = x.clone();
+  model->scores(x);
+  EXPECT_TRUE(at::equal(x, copy));
+}

@@ -6,6 +6,7 @@
 #include <c10/util/Exception.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <queue>
@@ -177,7 +178,8 @@ int Graph::node_output(const std::string& node_name) const {
   return it == slot_by_node_.end() ? -1 : it->second;
 }
 
-Tensors Graph::run(const Tensors& feeds, const std::vector<int>& wanted, const ValueHook& hook) const {
+Tensors Graph::run(const Tensors& feeds, const std::vector<int>& wanted, const ValueHook& hook,
+                   const GivenValues& given) const {
   if (feeds.size() != input_slots_.size()) {
     throw InputError("the model takes " + std::to_string(input_slots_.size()) + " input(s), " +
                      std::to_string(feeds.size()) + " given");
@@ -195,6 +197,7 @@ Tensors Graph::run(const Tensors& feeds, const std::vector<int>& wanted, const V
     stack.pop_back();
     if (s < 0 || seen[s]) continue;
     seen[s] = 1;
+    if (given.count(s)) continue;
     const int step = step_of_slot_[s];
     if (step < 0 || needed[step]) continue;
     needed[step] = 1;
@@ -214,12 +217,25 @@ Tensors Graph::run(const Tensors& feeds, const std::vector<int>& wanted, const V
     values[input_slots_[i]] = feeds[i];
     if (hook) hook(input_slots_[i], values[input_slots_[i]]);
   }
+  for (const auto& [slot, value] : given) {
+    if (slot < 0 || slot >= slots) throw InputError("given a value for slot " + std::to_string(slot) + ", which the graph does not have");
+    values[slot] = value;
+  }
   Tensors args;
   for (size_t i = 0; i < steps_.size(); ++i) {
     if (!needed[i]) continue;
     const auto& step = steps_[i];
     args.clear();
-    for (int in : step.inputs) args.push_back(in >= 0 ? values[in] : at::Tensor());
+    for (int in : step.inputs) {
+      if (in < 0) {
+        args.emplace_back();
+      } else if (last_use[in] == static_cast<int>(i) && !keep[in] && step_of_slot_[in] >= 0 &&
+                 std::count(step.inputs.begin(), step.inputs.end(), in) == 1) {
+        args.push_back(std::move(values[in]));  // its last reader may reuse its memory
+      } else {
+        args.push_back(values[in]);
+      }
+    }
     Tensors results;
     try {
       results = step.kernel(args);
@@ -230,7 +246,7 @@ Tensors Graph::run(const Tensors& feeds, const std::vector<int>& wanted, const V
     }
     for (size_t o = 0; o < step.outputs.size(); ++o) {
       const int slot = step.outputs[o];
-      if (slot < 0) continue;
+      if (slot < 0 || given.count(slot)) continue;  // a node run for its other outputs
       if (o >= results.size() || !results[o].defined()) {
         if (last_use[slot] >= 0 || keep[slot]) throw ModelError(step.description + " did not produce output " + std::to_string(o));
         continue;
@@ -238,6 +254,7 @@ Tensors Graph::run(const Tensors& feeds, const std::vector<int>& wanted, const V
       values[slot] = std::move(results[o]);
       if (hook) hook(slot, values[slot]);
     }
+    args.clear();
     for (int in : step.inputs) {
       if (in >= 0 && last_use[in] == static_cast<int>(i) && !keep[in] && step_of_slot_[in] >= 0) values[in].reset();
     }

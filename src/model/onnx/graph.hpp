@@ -50,9 +50,14 @@ class Graph {
   // Called with each value as it is produced; may replace it (e.g. by a grad leaf).
   using ValueHook = std::function<void(int slot, at::Tensor& value)>;
 
-  // Runs the nodes needed for `wanted` slots; `feeds` follow inputs(). Returns the
-  // wanted values. Throws ModelError naming the node if a kernel fails.
-  Tensors run(const Tensors& feeds, const std::vector<int>& wanted, const ValueHook& hook = {}) const;
+  // Values set by the caller instead of computed, by slot.
+  using GivenValues = std::unordered_map<int, at::Tensor>;
+
+  // Runs the nodes needed for `wanted` slots; `feeds` follow inputs(). Nodes that only
+  // lead to `given` values do not run. Returns the wanted values. Throws ModelError
+  // naming the node if a kernel fails.
+  Tensors run(const Tensors& feeds, const std::vector<int>& wanted, const ValueHook& hook = {},
+              const GivenValues& given = {}) const;
 
  private:
   struct Step {

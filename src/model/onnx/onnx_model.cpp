@@ -157,15 +157,14 @@ Trace OnnxModel::trace(const at::Tensor& batch, const std::vector<std::string>& 
   return trace;
 }
 
-at::Tensor OnnxModel::scores_replacing(const at::Tensor& batch, const std::string& layer,
-                                       const std::function<at::Tensor(const at::Tensor&)>& replace) {
+at::Tensor OnnxModel::scores_given(const at::Tensor& batch, const std::string& layer, const at::Tensor& value) {
   check_batch(batch);
-  const int target = graph_.slot(resolve_layer(layer));
+  if (value.size(0) != batch.size(0)) {
+    throw InputError("the value given for layer '" + layer + "' holds " + std::to_string(value.size(0)) +
+                     " images, the batch " + std::to_string(batch.size(0)));
+  }
   c10::InferenceMode guard;
-  auto hook = [&](int slot, at::Tensor& value) {
-    if (slot == target) value = replace(value);
-  };
-  return finish_scores(graph_.run({batch}, {score_slot_}, hook).front());
+  return finish_scores(graph_.run({batch}, {score_slot_}, {}, {{graph_.slot(resolve_layer(layer)), value}}).front());
 }
 
 const std::vector<LayerInfo>& OnnxModel::layers() {

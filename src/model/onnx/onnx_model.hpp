@@ -18,8 +18,7 @@ class OnnxModel final : public Model {
   std::string resolve_layer(const std::string& name) override;
   at::Tensor scores(const at::Tensor& batch) override;
   Trace trace(const at::Tensor& batch, const std::vector<std::string>& capture, bool grad) override;
-  at::Tensor scores_replacing(const at::Tensor& batch, const std::string& layer,
-                              const std::function<at::Tensor(const at::Tensor&)>& replace) override;
+  at::Tensor scores_given(const at::Tensor& batch, const std::string& layer, const at::Tensor& value) override;
   std::string score_description() const override { return score_description_; }
   const std::map<std::string, std::string>& metadata() const override { return graph_.metadata(); }
 

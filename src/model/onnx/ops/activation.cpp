@@ -6,11 +6,13 @@
 
 namespace lumos::onnx {
 
-LUMOS_ONNX_OP(Relu, "Relu", 1, kLatestOpset) { return unary(node, at::relu); }
-LUMOS_ONNX_OP(Sigmoid, "Sigmoid", 1, kLatestOpset) { return unary(node, at::sigmoid); }
+LUMOS_ONNX_OP(Relu, "Relu", 1, kLatestOpset) { return unary(node, at::relu, [](const at::Tensor& x) { return x.relu_(); }); }
+LUMOS_ONNX_OP(Sigmoid, "Sigmoid", 1, kLatestOpset) { return unary(node, at::sigmoid, [](const at::Tensor& x) { return x.sigmoid_(); }); }
 LUMOS_ONNX_OP(Tanh, "Tanh", 1, kLatestOpset) { return unary(node, at::tanh); }
 LUMOS_ONNX_OP(Erf, "Erf", 9, kLatestOpset) { return unary(node, at::erf); }
-LUMOS_ONNX_OP(HardSwish, "HardSwish", 14, kLatestOpset) { return unary(node, at::hardswish); }
+LUMOS_ONNX_OP(HardSwish, "HardSwish", 14, kLatestOpset) {
+  return unary(node, at::hardswish, [](at::Tensor x) -> at::Tensor { return at::hardswish_(x); });
+}
 
 LUMOS_ONNX_OP(Softplus, "Softplus", 1, kLatestOpset) {
   return unary(node, [](const at::Tensor& x) { return at::softplus(x); });
@@ -49,7 +51,10 @@ LUMOS_ONNX_OP(Celu, "Celu", 12, kLatestOpset) {
 LUMOS_ONNX_OP(HardSigmoid, "HardSigmoid", 1, kLatestOpset) {
   const double alpha = node.f("alpha", 0.2f);
   const double beta = node.f("beta", 0.5f);
-  return unary(node, [alpha, beta](const at::Tensor& x) { return at::clamp(x * alpha + beta, 0, 1); });
+  // torch.onnx writes hardsigmoid as alpha=1/6, beta=0.5; ATen's (x+3)/6 then gives PyTorch's values.
+  if (alpha == 1.0f / 6 && beta == 0.5f) return unary(node, at::hardsigmoid,
+                 [](at::Tensor x) -> at::Tensor { return at::hardsigmoid_(x); });
+  return unary(node, [alpha, beta](const at::Tensor& x) { return (x * alpha + beta).clamp_(0, 1); });
 }
 
 LUMOS_ONNX_OP(ThresholdedRelu, "ThresholdedRelu", 10, kLatestOpset) {
@@ -61,7 +66,9 @@ LUMOS_ONNX_OP(ThresholdedRelu, "ThresholdedRelu", 10, kLatestOpset) {
 LUMOS_ONNX_OP(Clip1, "Clip", 1, 10) {
   const double low = node.f("min", std::numeric_limits<float>::lowest());
   const double high = node.f("max", std::numeric_limits<float>::max());
-  return unary(node, [low, high](const at::Tensor& x) { return at::clamp(x, low, high); });
+  return unary(
+      node, [low, high](const at::Tensor& x) { return at::clamp(x, low, high); },
+      [low, high](const at::Tensor& x) { return x.clamp_(low, high); });
 }
 
 // Opset 11 on takes the bounds as optional inputs; either or both may be absent.
@@ -75,6 +82,19 @@ LUMOS_ONNX_OP(Clip11, "Clip", 11, kLatestOpset) {
     const auto low = bound(1);
     const auto high = bound(2);
     if (!low && !high) return Tensors{in[0]};
+    // Bounds are scalars in practice (ReLU6 = Clip(0, 6)); ATen's scalar clamp is several
+    // times faster than its broadcasting tensor form and can run in place.
+    const auto scalar = [](const c10::optional<at::Tensor>& b) {
+      return !b || (b->numel() == 1 && !b->requires_grad());
+    };
+    if (scalar(low) && scalar(high)) {
+      const auto value = [](const c10::optional<at::Tensor>& b) -> c10::optional<at::Scalar> {
+        if (!b) return c10::nullopt;
+        return b->item();
+      };
+      return Tensors{is_reusable(in[0]) ? in[0].clamp_(value(low), value(high))
+                                        : at::clamp(in[0], value(low), value(high))};
+    }
     return Tensors{at::clamp(in[0], low, high)};
   };
 }

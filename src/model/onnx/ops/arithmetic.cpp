@@ -29,9 +29,13 @@ at::Tensor subtract(const at::Tensor& a, const at::Tensor& b) { return a - b; }
 
 }  // namespace
 
-LUMOS_ONNX_OP(Add, "Add", 7, kLatestOpset) { return binary(node, add); }
+LUMOS_ONNX_OP(Add, "Add", 7, kLatestOpset) {
+  return commutative(node, add, [](const at::Tensor& a, const at::Tensor& b) { return a.add_(b); });
+}
 LUMOS_ONNX_OP(Sub, "Sub", 7, kLatestOpset) { return binary(node, subtract); }
-LUMOS_ONNX_OP(Mul, "Mul", 7, kLatestOpset) { return binary(node, at::mul); }
+LUMOS_ONNX_OP(Mul, "Mul", 7, kLatestOpset) {
+  return commutative(node, static_cast<BinaryFn>(at::mul), [](const at::Tensor& a, const at::Tensor& b) { return a.mul_(b); });
+}
 LUMOS_ONNX_OP(Div, "Div", 7, kLatestOpset) { return binary(node, divide); }
 LUMOS_ONNX_OP(Pow, "Pow", 7, kLatestOpset) { return binary(node, power); }
 
