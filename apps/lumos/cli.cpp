@@ -144,6 +144,26 @@ std::vector<std::string> split_commas(const std::string& text) {
   return parts;
 }
 
+std::vector<MethodChoice> parse_methods(const std::vector<std::string>& names) {
+  std::vector<MethodChoice> methods;
+  for (const auto& name : names) {
+    MethodChoice choice{"lime", std::nullopt};
+    if (name != "lime") {
+      try {
+        choice.cam = parse_cam_method(name);
+      } catch (const InputError& e) {
+        throw UsageError(std::string("--method: ") + e.what() + ", or lime");
+      }
+      choice.name = to_string(*choice.cam);
+    }
+    for (const auto& earlier : methods) {
+      if (earlier.name == choice.name) throw UsageError("--method lists " + choice.name + " twice");
+    }
+    methods.push_back(choice);
+  }
+  return methods;
+}
+
 void InputOptions::add_to(CLI::App& command) {
   command.add_option("--labels", labels, "Class names, one per line (default: the model's metadata, if any)");
   command.add_option("--preprocess", preprocess,

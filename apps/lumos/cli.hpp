@@ -1,12 +1,14 @@
 // What the lumos subcommands share: exit codes, error lines, model and label options.
 #pragma once
 
+#include "lumos/cam.hpp"
 #include "lumos/image.hpp"
 #include "lumos/model.hpp"
 
 #include <CLI/CLI.hpp>
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -58,6 +60,14 @@ Preprocess choose_preprocess(const std::string& name, const std::vector<float>& 
 std::vector<std::string> read_labels(const std::string& path);
 
 std::vector<std::string> split_commas(const std::string& text);
+
+// One entry of --method: a CAM method, or LIME when `cam` is empty.
+struct MethodChoice {
+  std::string name;
+  std::optional<CamMethod> cam;
+};
+// --method's names in the order given; throws UsageError naming an unknown or repeated one.
+std::vector<MethodChoice> parse_methods(const std::vector<std::string>& names);
 
 // How images become model inputs and how classes are named: the flags predict and
 // explain share.

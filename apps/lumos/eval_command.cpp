@@ -35,10 +35,7 @@ struct Item {
 };
 
 // A method to evaluate: a CAM method, or LIME when `cam` is empty.
-struct Method {
-  std::string name;
-  std::optional<CamMethod> cam;
-};
+using Method = MethodChoice;
 
 struct ImageScores {
   std::string image;
@@ -58,24 +55,11 @@ std::vector<std::string> split(const std::string& text, char separator) {
   return parts;
 }
 
-std::vector<Method> parse_methods(const std::vector<std::string>& names) {
+// Every CAM method when --method is not given.
+std::vector<Method> methods_to_evaluate(const std::vector<std::string>& names) {
+  if (!names.empty()) return parse_methods(names);
   std::vector<Method> methods;
-  if (names.empty()) {
-    for (auto method : all_cam_methods()) methods.push_back({to_string(method), method});
-    return methods;
-  }
-  for (const auto& name : names) {
-    if (name == "lime") {
-      methods.push_back({"lime", std::nullopt});
-      continue;
-    }
-    try {
-      const auto method = parse_cam_method(name);
-      methods.push_back({to_string(method), method});
-    } catch (const InputError& e) {
-      throw UsageError(std::string("--method: ") + e.what() + ", or lime");
-    }
-  }
+  for (auto method : all_cam_methods()) methods.push_back({to_string(method), method});
   return methods;
 }
 
@@ -314,7 +298,7 @@ CLI::App* add_eval_command(CLI::App& app, EvalOptions& options) {
 }
 
 int run_eval(const EvalOptions& options) {
-  const auto methods = parse_methods(options.methods);
+  const auto methods = methods_to_evaluate(options.methods);
   auto items = list_items(options);
   if (options.limit > 0 && static_cast<size_t>(options.limit) < items.size()) items.resize(options.limit);
   const bool truth = options.target == "truth" ||

@@ -10,6 +10,7 @@
 #include "lumos/npy.hpp"
 #include "lumos/render.hpp"
 #include "lumos/report.hpp"
+#include "lumos/runtime.hpp"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -156,16 +157,11 @@ class Explainer {
         targets_(parse_targets(options.target)),
         colormap_(parse_colormap(options.colormap)),
         hide_(parse_hide(options.lime_hide)) {
-    for (const auto& name : split_commas(options.methods)) {
-      if (name == "lime") {
-        if (lime_) throw UsageError("--method lists lime twice");
+    for (const auto& method : parse_methods(split_commas(options.methods))) {
+      if (method.cam) {
+        cam_methods_.push_back(*method.cam);
+      } else {
         lime_ = true;
-        continue;
-      }
-      try {
-        cam_methods_.push_back(parse_cam_method(name));
-      } catch (const InputError& e) {
-        throw UsageError(std::string("--method: ") + e.what() + ", or lime");
       }
     }
     if (cam_methods_.empty() && !lime_) throw UsageError("--method is empty — give e.g. gradcam,gradcam++,lime");
@@ -489,6 +485,10 @@ int run_explain(const ExplainOptions& requested) {
   const auto jobs = name_jobs(collect_images(options.images));
   const auto model = options.model.load();
   Explainer explainer(options, *model);
+  if (options.bf16 && !cpu_has_native_bf16()) {
+    std::cerr << "lumos: warning: --bf16: this CPU has no native bfloat16 (AMX or AVX512-BF16), so the bf16 "
+                 "forwards are emulated and slower than float32; leave --bf16 off here\n";
+  }
 
   fs::create_directories(options.out);
   catch_interrupts();

@@ -1,4 +1,4 @@
-// Process-wide settings that make lumos (and LibTorch with it) fast.
+// Process-wide settings and facts that bear on lumos's speed.
 #pragma once
 
 namespace lumos {
@@ -10,5 +10,10 @@ namespace lumos {
 // The price: the process keeps its peak memory until it exits. Process-wide, so a
 // program calls it once at start-up (the lumos CLI does); it does nothing off glibc.
 void keep_freed_memory();
+
+// Whether the CPU computes in bfloat16 natively (AMX-BF16 or AVX512-BF16, read from
+// /proc/cpuinfo). Without it the opt-in bf16 modes convert in software and run slower
+// than float32; the CLI warns then.
+bool cpu_has_native_bf16();
 
 }  // namespace lumos

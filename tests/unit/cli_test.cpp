@@ -3,6 +3,7 @@
 #include "lumos/image.hpp"
 #include "lumos/model.hpp"
 #include "lumos/npy.hpp"
+#include "lumos/runtime.hpp"
 #include "support/onnx_builder.hpp"
 
 #include <ATen/ATen.h>
@@ -355,4 +356,16 @@ TEST(CliExplain, UnknownMethodAndTargetAreUsageErrors) {
                                 "-o", (work_dir() / "explain_range").string()});
   EXPECT_EQ(range.exit_code, 4);
   expect_one_line_error(range, "9");
+  const auto twice = lumos_cli({"explain", "-m", model_path(), "-i", image("rgb.png"), "--method", "gradcam,GradCAM"});
+  EXPECT_EQ(twice.exit_code, 2);
+  expect_one_line_error(twice, "lists gradcam twice");
+}
+
+// --bf16 on a CPU without bfloat16 arithmetic is slower than float32: the user is told.
+TEST(CliExplain, Bf16WarnsWhereTheCpuEmulatesIt) {
+  const auto run = lumos_cli({"explain", "-m", model_path(), "-i", image("rgb.png"), "--method", "gradcam", "--bf16",
+                              "-o", (work_dir() / "explain_bf16").string()});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  const bool warned = run.err.find("warning: --bf16: this CPU has no native bfloat16") != std::string::npos;
+  EXPECT_EQ(warned, !lumos::cpu_has_native_bf16()) << run.err;
 }
