@@ -1,11 +1,12 @@
 // CAM cost per image as a multiple of one forward pass of the same model, in the same run:
 // Grad-CAM, Grad-CAM++, the five gradient CAMs together (one forward + one truncated
-// backward), and Score-CAM in fp32 and in the opt-in bf16 mode.
-// Usage: cam_bench [--threads N] [--runs N] [--batch N] [--scorecam-batch N] [--no-scorecam]
+// backward), Ablation-CAM (one pass of the model's head per channel), and Score-CAM in fp32
+// and in the opt-in bf16 mode.
+// Usage: cam_bench [--threads N] [--runs N] [--batch N] [--perturbation-batch N] [--no-scorecam]
 //                  [--bf16 | --no-bf16] [--input FILE.npy] MODEL.onnx
 // Score-CAM in bf16 is measured by default only where the CPU has native bf16 (AMX or
 // AVX512-BF16): elsewhere it is emulated, several times slower, and takes many minutes.
-// Prints a Markdown table row; median over --runs timed runs after one warm-up (Score-CAM: one run).
+// Prints a Markdown table row: medians over --runs rounds after one warm-up (Score-CAM: one run).
 #include "lumos/cam.hpp"
 #include "lumos/npy.hpp"
 #include "lumos/runtime.hpp"
@@ -28,7 +29,7 @@ struct Options {
   int threads = 2;
   int runs = 5;
   int64_t batch = 1;
-  int64_t scorecam_batch = 64;
+  int64_t perturbation_batch = 64;
   bool scorecam = true;
   bool bf16 = lumos::cpu_has_native_bf16();
   std::string input;
@@ -36,7 +37,7 @@ struct Options {
 };
 
 [[noreturn]] void usage() {
-  std::cerr << "usage: cam_bench [--threads N] [--runs N] [--batch N] [--scorecam-batch N] [--no-scorecam] "
+  std::cerr << "usage: cam_bench [--threads N] [--runs N] [--batch N] [--perturbation-batch N] [--no-scorecam] "
                "[--bf16 | --no-bf16] [--input FILE.npy] MODEL.onnx\n";
   std::exit(2);
 }
@@ -52,7 +53,7 @@ Options parse(int argc, char** argv) {
     if (arg == "--threads") o.threads = std::stoi(value());
     else if (arg == "--runs") o.runs = std::stoi(value());
     else if (arg == "--batch") o.batch = std::stoll(value());
-    else if (arg == "--scorecam-batch") o.scorecam_batch = std::stoll(value());
+    else if (arg == "--perturbation-batch") o.perturbation_batch = std::stoll(value());
     else if (arg == "--no-scorecam") o.scorecam = false;
     else if (arg == "--bf16") o.bf16 = true;
     else if (arg == "--no-bf16") o.bf16 = false;
@@ -64,24 +65,40 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-// Median milliseconds per image of f over `runs` timed calls after one warm-up.
-double ms_per_image(const std::function<void()>& f, int runs, int64_t images) {
-  f();
-  std::vector<double> ms;
-  for (int r = 0; r < runs; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    f();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2] / images;
-}
-
-double once_ms_per_image(const std::function<void()>& f, int64_t images) {
+double elapsed_ms(const std::function<void()>& f) {
   const auto start = std::chrono::steady_clock::now();
   f();
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / images;
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+// The forward's median ms per image, and each job's median cost as a multiple of it. Every
+// round times the forward and each job once, back to back, and takes the ratios within the
+// round: this VM has slow phases lasting seconds, which would skew medians taken apart.
+struct Costs {
+  double forward_ms;
+  std::vector<double> ratios;
+};
+Costs relative_costs(const std::function<void()>& forward, const std::vector<std::function<void()>>& jobs, int runs,
+                     int64_t images) {
+  forward();
+  for (const auto& job : jobs) job();  // warm-up
+  std::vector<double> forward_ms;
+  std::vector<std::vector<double>> ratios(jobs.size());
+  for (int r = 0; r < runs; ++r) {
+    const double base = elapsed_ms(forward);
+    forward_ms.push_back(base / images);
+    for (size_t j = 0; j < jobs.size(); ++j) ratios[j].push_back(elapsed_ms(jobs[j]) / base);
+  }
+  Costs costs{median(forward_ms), {}};
+  for (const auto& r : ratios) costs.ratios.push_back(median(r));
+  return costs;
+}
+
 
 }  // namespace
 
@@ -106,28 +123,33 @@ int main(int argc, char** argv) {
     return lumos::CamExplainer(*model, std::move(methods), std::move(options)).explain(images, top1);
   };
 
-  const double forward = ms_per_image([&] { model->scores(images); }, o.runs, o.batch);
-  const double gradcam = ms_per_image([&] { cam({M::gradcam}); }, o.runs, o.batch);
-  const double gradcampp = ms_per_image([&] { cam({M::gradcam_plus_plus}); }, o.runs, o.batch);
-  const double five = ms_per_image(
-      [&] { cam({M::gradcam, M::gradcam_plus_plus, M::hirescam, M::xgradcam, M::layercam}); }, o.runs, o.batch);
+  lumos::CamOptions ablation_options;
+  ablation_options.perturbation_batch = o.perturbation_batch;
+  const auto costs = relative_costs(
+      [&] { model->scores(images); },
+      {[&] { cam({M::gradcam}); }, [&] { cam({M::gradcam_plus_plus}); },
+       [&] { cam({M::gradcam, M::gradcam_plus_plus, M::hirescam, M::xgradcam, M::layercam}); },
+       [&] { cam({M::ablationcam}, ablation_options); }},
+      o.runs, o.batch);
+  const double forward = costs.forward_ms;
 
   const auto name = std::filesystem::path(o.model).stem().string();
-  std::printf("| model | threads | batch | forward ms/img | Grad-CAM | Grad-CAM++ | 5 gradient CAMs |");
+  std::printf("| model | threads | batch | forward ms/img | Grad-CAM | Grad-CAM++ | 5 gradient CAMs | Ablation-CAM |");
   if (o.scorecam) std::printf(" Score-CAM fp32 | Score-CAM bf16 | bf16 speed-up | bf16 max map diff |");
-  std::printf("\n|---|---|---|---|---|---|---|%s\n", o.scorecam ? "---|---|---|---|" : "");
-  std::printf("| %s | %d | %lld | %.1f | %.2fx | %.2fx | %.2fx |", name.c_str(), o.threads,
-              static_cast<long long>(o.batch), forward, gradcam / forward, gradcampp / forward, five / forward);
+  std::printf("\n|---|---|---|---|---|---|---|---|%s\n", o.scorecam ? "---|---|---|---|" : "");
+  std::printf("| %s | %d | %lld | %.1f | %.2fx | %.2fx | %.2fx | %.1fx |", name.c_str(), o.threads,
+              static_cast<long long>(o.batch), forward, costs.ratios[0], costs.ratios[1], costs.ratios[2],
+              costs.ratios[3]);
   if (o.scorecam) {
     lumos::CamOptions fp32, bf16;
-    fp32.perturbation_batch = bf16.perturbation_batch = o.scorecam_batch;
+    fp32.perturbation_batch = bf16.perturbation_batch = o.perturbation_batch;
     bf16.bf16 = true;
     std::vector<lumos::CamExplanation> exact, fast;
-    const double score_fp32 = once_ms_per_image([&] { exact = cam({M::scorecam}, fp32); }, o.batch);
+    const double score_fp32 = elapsed_ms([&] { exact = cam({M::scorecam}, fp32); }) / o.batch;
     std::printf(" %.0fx (%.1f s) |", score_fp32 / forward, score_fp32 / 1000);
     if (o.bf16) {
       cam({M::scorecam}, bf16);  // warm-up: oneDNN builds its bf16 kernels on first use
-      const double score_bf16 = once_ms_per_image([&] { fast = cam({M::scorecam}, bf16); }, o.batch);
+      const double score_bf16 = elapsed_ms([&] { fast = cam({M::scorecam}, bf16); }) / o.batch;
       double diff = 0;
       for (size_t i = 0; i < exact.size(); ++i) {
         diff = std::max(diff, (exact[i].maps[0].map - fast[i].maps[0].map).abs().max().item<double>());
