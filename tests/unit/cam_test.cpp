@@ -332,7 +332,8 @@ TEST(Cam, ScoreCamAndAblationCamStopWhenCancelled) {
     options.perturbation_batch = 1;
     options.progress = [&](const lumos::CamProgress&) { ++forwards; };
     options.cancel = [&] { return forwards == 2; };
-    const auto msg = error_of<lumos::CancelledError>([&] { explain(*model, {method}, x, {Target::class_index(0)}, options); });
+    const auto msg =
+        error_of<lumos::CancelledError>([&] { explain(*model, {method}, x, {Target::class_index(0)}, options); });
     EXPECT_NE(msg.find("was cancelled"), std::string::npos) << msg;
     EXPECT_EQ(forwards, 2) << to_string(method);
   }

@@ -218,7 +218,9 @@ Tensors Graph::run(const Tensors& feeds, const std::vector<int>& wanted, const V
     if (hook) hook(input_slots_[i], values[input_slots_[i]]);
   }
   for (const auto& [slot, value] : given) {
-    if (slot < 0 || slot >= slots) throw InputError("given a value for slot " + std::to_string(slot) + ", which the graph does not have");
+    if (slot < 0 || slot >= slots) {
+      throw InputError("given a value for slot " + std::to_string(slot) + ", which the graph does not have");
+    }
     values[slot] = value;
   }
   Tensors args;

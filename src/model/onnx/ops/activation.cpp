@@ -6,8 +6,12 @@
 
 namespace lumos::onnx {
 
-LUMOS_ONNX_OP(Relu, "Relu", 1, kLatestOpset) { return unary(node, at::relu, [](const at::Tensor& x) { return x.relu_(); }); }
-LUMOS_ONNX_OP(Sigmoid, "Sigmoid", 1, kLatestOpset) { return unary(node, at::sigmoid, [](const at::Tensor& x) { return x.sigmoid_(); }); }
+LUMOS_ONNX_OP(Relu, "Relu", 1, kLatestOpset) {
+  return unary(node, at::relu, [](const at::Tensor& x) { return x.relu_(); });
+}
+LUMOS_ONNX_OP(Sigmoid, "Sigmoid", 1, kLatestOpset) {
+  return unary(node, at::sigmoid, [](const at::Tensor& x) { return x.sigmoid_(); });
+}
 LUMOS_ONNX_OP(Tanh, "Tanh", 1, kLatestOpset) { return unary(node, at::tanh); }
 LUMOS_ONNX_OP(Erf, "Erf", 9, kLatestOpset) { return unary(node, at::erf); }
 LUMOS_ONNX_OP(HardSwish, "HardSwish", 14, kLatestOpset) {

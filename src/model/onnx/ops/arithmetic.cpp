@@ -34,7 +34,8 @@ LUMOS_ONNX_OP(Add, "Add", 7, kLatestOpset) {
 }
 LUMOS_ONNX_OP(Sub, "Sub", 7, kLatestOpset) { return binary(node, subtract); }
 LUMOS_ONNX_OP(Mul, "Mul", 7, kLatestOpset) {
-  return commutative(node, static_cast<BinaryFn>(at::mul), [](const at::Tensor& a, const at::Tensor& b) { return a.mul_(b); });
+  return commutative(node, static_cast<BinaryFn>(at::mul),
+                     [](const at::Tensor& a, const at::Tensor& b) { return a.mul_(b); });
 }
 LUMOS_ONNX_OP(Div, "Div", 7, kLatestOpset) { return binary(node, divide); }
 LUMOS_ONNX_OP(Pow, "Pow", 7, kLatestOpset) { return binary(node, power); }
