@@ -34,9 +34,6 @@ struct Item {
   std::vector<Box> boxes;
 };
 
-// A method to evaluate: a CAM method, or LIME when `cam` is empty.
-using Method = MethodChoice;
-
 struct ImageScores {
   std::string image;
   int64_t target = 0;
@@ -56,9 +53,9 @@ std::vector<std::string> split(const std::string& text, char separator) {
 }
 
 // Every CAM method when --method is not given.
-std::vector<Method> methods_to_evaluate(const std::vector<std::string>& names) {
+std::vector<MethodChoice> methods_to_evaluate(const std::vector<std::string>& names) {
   if (!names.empty()) return parse_methods(names);
-  std::vector<Method> methods;
+  std::vector<MethodChoice> methods;
   for (auto method : all_cam_methods()) methods.push_back({to_string(method), method});
   return methods;
 }
@@ -149,7 +146,7 @@ at::Tensor lime_map(const Image& image, int64_t target, const Classifier& classi
 }
 
 // Maps [n, H, W] of every method, in method order.
-std::vector<at::Tensor> explain(Model& model, const std::vector<Method>& methods, const at::Tensor& batch,
+std::vector<at::Tensor> explain(Model& model, const std::vector<MethodChoice>& methods, const at::Tensor& batch,
                                 const std::vector<Image>& images, const std::vector<int64_t>& targets,
                                 const Preprocess& preprocess, cv::Size size, const EvalOptions& options) {
   std::vector<CamMethod> cam_methods;
@@ -239,7 +236,7 @@ std::string cell(const nlohmann::json& summary, const char* key, double scale, i
   return out.str();
 }
 
-void print_table(const std::vector<Method>& methods, const std::vector<nlohmann::json>& summaries) {
+void print_table(const std::vector<MethodChoice>& methods, const std::vector<nlohmann::json>& summaries) {
   const std::vector<std::pair<std::string, std::string>> columns{
       {"pointing_game", "pointing %"}, {"energy_in_box", "energy %"},       {"deletion_auc", "deletion"},
       {"insertion_auc", "insertion"},  {"average_drop", "avg drop %"},      {"increase_in_confidence", "increase %"},

@@ -7,16 +7,6 @@
 #include <iostream>
 
 namespace lumos::cli {
-namespace {
-
-std::string shape_string(const std::vector<int64_t>& shape) {
-  std::string out = "[";
-  for (size_t i = 0; i < shape.size(); ++i) out += (i ? "," : "") + std::to_string(shape[i]);
-  return out + "]";
-}
-
-}  // namespace
-
 CLI::App* add_layers_command(CLI::App& app, LayersOptions& options) {
   auto* command = app.add_subcommand("layers", "List the layers a method can target, with their shapes at batch 1");
   options.model.add_to(*command, false);

@@ -15,6 +15,9 @@ enum class Layout { NCHW, NHWC };
 
 std::string to_string(Layout layout);
 
+// "[1,3,224,224]" for messages; "?" for a size the model file leaves open (-1).
+std::string shape_string(at::IntArrayRef shape);
+
 // What the model takes: one image tensor. Dimensions unknown in the file are -1.
 struct InputSpec {
   std::string name;

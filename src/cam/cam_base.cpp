@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <sstream>
 
 namespace lumos {
 namespace {
@@ -41,14 +40,6 @@ cam::CamFormula formula_of(CamMethod method) {
     case CamMethod::ablationcam: return cam::ablation_cam();
   }
   throw InputError("unknown CAM method");
-}
-
-std::string shape_string(at::IntArrayRef dims) {
-  std::ostringstream s;
-  s << "[";
-  for (size_t i = 0; i < dims.size(); ++i) s << (i ? "," : "") << dims[i];
-  s << "]";
-  return s.str();
 }
 
 std::string not_4d_message(const std::string& layer, at::IntArrayRef shape) {

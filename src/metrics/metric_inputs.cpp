@@ -5,16 +5,6 @@
 #include <algorithm>
 
 namespace lumos::metrics_detail {
-namespace {
-
-std::string shape_string(at::IntArrayRef sizes) {
-  std::string out = "[";
-  for (size_t i = 0; i < sizes.size(); ++i) out += (i ? "," : "") + std::to_string(sizes[i]);
-  return out + "]";
-}
-
-}  // namespace
-
 at::Tensor to_layout(const at::Tensor& nchw, Layout layout) {
   return layout == Layout::NHWC ? nchw.permute({0, 2, 3, 1}).contiguous() : nchw;
 }

@@ -6,6 +6,14 @@ namespace lumos {
 
 std::string to_string(Layout layout) { return layout == Layout::NCHW ? "NCHW" : "NHWC"; }
 
+std::string shape_string(at::IntArrayRef shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    out += (i ? "," : "") + (shape[i] < 0 ? std::string("?") : std::to_string(shape[i]));
+  }
+  return out + "]";
+}
+
 bool LayerInfo::is_spatial() const {
   if (shape.size() != 4) return false;
   const auto h = layout == Layout::NCHW ? shape[2] : shape[1];

@@ -223,6 +223,10 @@ Tensors Graph::run(const Tensors& feeds, const std::vector<int>& wanted, const V
     }
     values[slot] = value;
   }
+  // Whether step i is the last to read an intermediate nobody asked for: it is freed after it.
+  const auto released_by = [&](int slot, size_t i) {
+    return slot >= 0 && last_use[slot] == static_cast<int>(i) && !keep[slot] && step_of_slot_[slot] >= 0;
+  };
   Tensors args;
   for (size_t i = 0; i < steps_.size(); ++i) {
     if (!needed[i]) continue;
@@ -231,8 +235,7 @@ Tensors Graph::run(const Tensors& feeds, const std::vector<int>& wanted, const V
     for (int in : step.inputs) {
       if (in < 0) {
         args.emplace_back();
-      } else if (last_use[in] == static_cast<int>(i) && !keep[in] && step_of_slot_[in] >= 0 &&
-                 std::count(step.inputs.begin(), step.inputs.end(), in) == 1) {
+      } else if (released_by(in, i) && std::count(step.inputs.begin(), step.inputs.end(), in) == 1) {
         args.push_back(std::move(values[in]));  // its last reader may reuse its memory
       } else {
         args.push_back(values[in]);
@@ -258,7 +261,7 @@ Tensors Graph::run(const Tensors& feeds, const std::vector<int>& wanted, const V
     }
     args.clear();
     for (int in : step.inputs) {
-      if (in >= 0 && last_use[in] == static_cast<int>(i) && !keep[in] && step_of_slot_[in] >= 0) values[in].reset();
+      if (released_by(in, i)) values[in].reset();
     }
   }
   Tensors out;

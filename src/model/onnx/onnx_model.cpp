@@ -8,19 +8,10 @@
 
 #include <algorithm>
 #include <set>
-#include <sstream>
 #include <unordered_map>
 
 namespace lumos::onnx {
 namespace {
-
-std::string shape_string(at::IntArrayRef dims) {
-  std::ostringstream s;
-  s << "[";
-  for (size_t i = 0; i < dims.size(); ++i) s << (i ? "," : "") << (dims[i] < 0 ? std::string("?") : std::to_string(dims[i]));
-  s << "]";
-  return s.str();
-}
 
 InputSpec input_spec(const ValueInfo& info, const std::string& path) {
   if (info.dims.size() != 4) {
