@@ -1,6 +1,7 @@
 #include "lumos/error.hpp"
 #include "lumos/image.hpp"
 #include "support/error_of.hpp"
+#include "support/fixture_json.hpp"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -8,7 +9,6 @@
 #include <opencv2/imgproc.hpp>
 
 #include <filesystem>
-#include <fstream>
 
 using lumos::testing::error_of;
 namespace fs = std::filesystem;
@@ -19,15 +19,7 @@ const fs::path kImages = fs::path(LUMOS_FIXTURES) / "images";
 
 // The decoded pixels the fixture script worked out for each file.
 const nlohmann::json& expected_images() {
-  static const nlohmann::json all = [] {
-    std::ifstream file(fs::path(LUMOS_FIXTURES) / "images.json");
-    if (!file) {
-      ADD_FAILURE() << "missing " << LUMOS_FIXTURES << "/images.json: run "
-                    << "/usr/bin/python3 tests/fixtures/make_image_fixtures.py build/fixtures";
-      return nlohmann::json::object();
-    }
-    return nlohmann::json::parse(file);
-  }();
+  static const nlohmann::json all = lumos::testing::read_fixture_json("images.json", "make_image_fixtures.py");
   return all;
 }
 

@@ -1,5 +1,6 @@
 #include "lumos/error.hpp"
 #include "lumos/render.hpp"
+#include "support/fixture_json.hpp"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -8,7 +9,6 @@
 #include <opencv2/imgproc.hpp>
 
 #include <filesystem>
-#include <fstream>
 #include <limits>
 
 namespace fs = std::filesystem;
@@ -17,15 +17,8 @@ namespace {
 
 // Made by tests/fixtures/make_render_reference.py with cv2, as pytorch-grad-cam computes.
 const nlohmann::json& reference() {
-  static const nlohmann::json all = [] {
-    std::ifstream file(fs::path(LUMOS_FIXTURES) / "render_reference.json");
-    if (!file) {
-      ADD_FAILURE() << "missing " << LUMOS_FIXTURES << "/render_reference.json: run "
-                    << "/usr/bin/python3 tests/fixtures/make_render_reference.py build/fixtures";
-      return nlohmann::json::object();
-    }
-    return nlohmann::json::parse(file);
-  }();
+  static const nlohmann::json all =
+      lumos::testing::read_fixture_json("render_reference.json", "make_render_reference.py");
   return all;
 }
 
