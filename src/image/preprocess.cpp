@@ -75,6 +75,16 @@ Preprocess Preprocess::mean_std(const std::vector<float>& mean, const std::vecto
   return p;
 }
 
+Preprocess default_preprocess(const Model& model) {
+  const auto it = model.metadata().find("preprocess");
+  if (it == model.metadata().end()) return Preprocess::named("imagenet");
+  try {
+    return Preprocess::named(it->second);
+  } catch (const InputError& e) {
+    throw ModelError(std::string("the model's metadata asks for ") + e.what());
+  }
+}
+
 cv::Size model_input_size(const InputSpec& input, std::optional<cv::Size> requested) {
   const bool fixed = input.height > 0 && input.width > 0;
   if (fixed) {
