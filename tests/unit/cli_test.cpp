@@ -5,6 +5,7 @@
 #include "lumos/npy.hpp"
 #include "lumos/runtime.hpp"
 #include "support/onnx_builder.hpp"
+#include "support/tiny_classifier.hpp"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -91,21 +92,7 @@ void expect_one_line_error(const Run& run, const std::string& part) {
   }
 }
 
-// x[N,3,H,W] -> Conv(3->4, 3x3, pad 1) -> Relu -> GlobalAveragePool -> Flatten -> Softmax: 4 classes.
-OnnxBuilder classifier(int64_t height = 8, int64_t width = 8) {
-  OnnxBuilder b;
-  b.input("x", {-1, 3, height, width}).output("prob", {-1, 4});
-  std::vector<float> w(4 * 3 * 3 * 3);
-  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>((i * 37) % 11) / 10.f - 0.45f;
-  b.initializer("w", {4, 3, 3, 3}, w);
-  b.initializer("b", {4}, {0.1f, -0.2f, 0.3f, 0.0f});
-  OnnxBuilder::set_ints(b.node("Conv", {"x", "w", "b"}, {"conv"}, "conv"), "pads", {1, 1, 1, 1});
-  b.node("Relu", {"conv"}, {"relu"}, "relu");
-  b.node("GlobalAveragePool", {"relu"}, {"pool"}, "pool");
-  b.node("Flatten", {"pool"}, {"flat"}, "flatten");
-  b.node("Softmax", {"flat"}, {"prob"}, "softmax");
-  return b;
-}
+OnnxBuilder classifier(int64_t height = 8, int64_t width = 8) { return lumos::testing::tiny_classifier(height, width); }
 
 std::string saved(const OnnxBuilder& b, const std::string& name) {
   const auto path = (work_dir() / name).string();
