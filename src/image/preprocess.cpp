@@ -1,6 +1,7 @@
 // Resizing, normalising and batching images into the tensor a model takes.
 #include "lumos/error.hpp"
 #include "lumos/image.hpp"
+#include "util/join.hpp"
 
 #include <ATen/ATen.h>
 #include <opencv2/imgproc.hpp>
@@ -12,12 +13,6 @@ namespace lumos {
 namespace {
 
 std::string size_string(cv::Size size) { return std::to_string(size.height) + "x" + std::to_string(size.width); }
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out;
-}
 
 const std::map<std::string, Preprocess>& presets() {
   static const std::map<std::string, Preprocess> all = [] {

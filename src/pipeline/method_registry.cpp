@@ -1,6 +1,7 @@
 // The registry of method families, and the helpers families read their options with.
 #include "lumos/error.hpp"
 #include "lumos/method_family.hpp"
+#include "util/join.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -18,12 +19,6 @@ std::string key_of(const std::string& spelling) {
     if (c != '-' && c != '_' && c != ' ') key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
   return key;
-}
-
-std::string joined(const std::vector<std::string>& items, const char* separator) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
-  return out;
 }
 
 const std::string* option_value(const ExplainRequest& request, const std::string& key) {
@@ -80,7 +75,7 @@ std::string MethodRegistry::canonical(const std::string& spelling) const {
       }
     }
   }
-  throw InputError("unknown method '" + spelling + "'; choose from " + joined(method_names(), ", "));
+  throw InputError("unknown method '" + spelling + "'; choose from " + join(method_names(), ", "));
 }
 
 const MethodFamilyInfo* MethodRegistry::family_of(const std::string& method) const {
@@ -122,7 +117,7 @@ std::vector<std::string> resolve_methods(const std::vector<std::string>& spellin
   for (const auto& spelling : spellings) {
     const std::string name = MethodRegistry::instance().canonical(spelling);
     if (std::find(methods.begin(), methods.end(), name) != methods.end()) {
-      throw InputError("'" + joined(spellings, ",") + "' lists " + name + " twice; give each method once");
+      throw InputError("'" + join(spellings, ",") + "' lists " + name + " twice; give each method once");
     }
     methods.push_back(name);
   }
@@ -143,7 +138,7 @@ void check_option_keys(const std::map<std::string, std::string>& options) {
     if (std::find(known.begin(), known.end(), key) == known.end()) {
       throw InputError("unknown option '" + key + "'; " +
                        (known.empty() ? std::string("no method takes options of its own")
-                                      : "the methods take " + joined(known, ", ")));
+                                      : "the methods take " + join(known, ", ")));
     }
   }
 }
@@ -184,7 +179,7 @@ std::string option_choice(const ExplainRequest& request, const std::string& key,
   const std::string* value = option_value(request, key);
   if (!value) return fallback;
   if (!choices.empty() && std::find(choices.begin(), choices.end(), *value) == choices.end()) {
-    bad_option(key, *value, "one of " + joined(choices, ", "));
+    bad_option(key, *value, "one of " + join(choices, ", "));
   }
   return *value;
 }

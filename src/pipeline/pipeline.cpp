@@ -2,6 +2,7 @@
 // results in the request's order. Families do the explaining (src/pipeline/families/).
 #include "lumos/error.hpp"
 #include "lumos/method_family.hpp"
+#include "util/join.hpp"
 
 #include <ATen/ATen.h>
 
@@ -9,12 +10,6 @@
 
 namespace lumos {
 namespace {
-
-std::string joined(const std::vector<std::string>& items, const char* separator) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
-  return out;
-}
 
 void check_at_least(int64_t value, int64_t least, const std::string& what) {
   if (value < least) {
@@ -106,10 +101,10 @@ RunSummary ExplainPipeline::summary() const {
   const auto& s = *state_;
   RunSummary summary;
   summary.scores = s.model.score_description();
-  summary.methods = joined(s.methods, ",");
+  summary.methods = join(s.methods, ",");
   std::vector<std::string> targets;
   for (const auto& target : s.request.targets) targets.push_back(target.text());
-  summary.targets = joined(targets, ",");
+  summary.targets = join(targets, ",");
   summary.preprocess = s.preprocess.name;
   for (const auto& family : s.families) {
     for (auto& setting : family.explainer->settings()) summary.method_settings.push_back(std::move(setting));

@@ -2,6 +2,7 @@
 // methods share one forward and one truncated backward per target.
 #include "lumos/cam.hpp"
 #include "lumos/method_family.hpp"
+#include "util/join.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -55,9 +56,7 @@ class CamFamily : public MethodFamily {
   }
 
   std::vector<std::pair<std::string, std::string>> settings() const override {
-    std::string layers;
-    for (const auto& layer : explainer_.layers()) layers += (layers.empty() ? "" : ", ") + layer;
-    return {{"CAM layer", layers}};
+    return {{"CAM layer", join(explainer_.layers())}};
   }
 
  private:
