@@ -194,8 +194,10 @@ class ExplainPipeline {
 
   // Explains the inputs batch_size at a time. Each image's result goes to `on_result` as soon
   // as it is known: one that cannot be loaded (ImageError) or was cancelled at once, the others
-  // when their batch is done; ImageResult::index says which input it is. Any other error stops
-  // the run and is thrown (InputError: a target out of range; CancelledError; ModelError …).
+  // when their batch is done; ImageResult::index says which input it is. An input whose own
+  // targets do not fit the model (a class out of range) is a result with that error. Any other
+  // error stops the run and is thrown (InputError: the request's targets do not fit the model;
+  // CancelledError; ModelError …).
   void run(const std::vector<ImageInput>& inputs, const std::function<void(ImageResult&&)>& on_result,
            const ExplainControl& control = {});
   // The same, every result in input order.

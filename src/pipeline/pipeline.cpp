@@ -31,6 +31,18 @@ std::vector<int64_t> classes_of(const std::vector<Target>& targets, const at::Te
 // An input's picture, or the ImageError that loading it raised.
 Image load(const ImageInput& input) { return input.image ? *input.image : Image::load(input.name); }
 
+// The result of an input that was not explained.
+ImageResult not_explained(size_t index, const std::string& name, std::string error, bool cancelled = false) {
+  ImageResult result;
+  result.index = index;
+  result.name = name;
+  result.error = std::move(error);
+  result.cancelled = cancelled;
+  return result;
+}
+
+std::string cancelled_message(const std::string& name) { return "'" + name + "' was cancelled before it was explained"; }
+
 }  // namespace
 
 ImageInput ImageInput::file(std::string path) { return {std::move(path), std::nullopt, {}, {}}; }
@@ -126,13 +138,9 @@ void ExplainPipeline::run(const std::vector<ImageInput>& inputs, const std::func
     std::vector<size_t> indices;
     std::vector<Image> originals, resized;
     for (; next < inputs.size() && indices.size() < batch_size; ++next) {
-      ImageResult failed;
-      failed.index = next;
-      failed.name = inputs[next].name;
+      const std::string& name = inputs[next].name;
       if (inputs[next].cancelled && inputs[next].cancelled()) {
-        failed.cancelled = true;
-        failed.error = "'" + inputs[next].name + "' was cancelled before it was explained";
-        on_result(std::move(failed));
+        on_result(not_explained(next, name, cancelled_message(name), true));
         continue;
       }
       try {
@@ -142,8 +150,7 @@ void ExplainPipeline::run(const std::vector<ImageInput>& inputs, const std::func
         if (keep_originals) originals.push_back(std::move(image));
         indices.push_back(next);
       } catch (const ImageError& e) {
-        failed.error = e.what();
-        on_result(std::move(failed));
+        on_result(not_explained(next, name, e.what()));
       }
     }
     if (indices.empty()) continue;
@@ -166,6 +173,7 @@ std::vector<ImageResult> ExplainPipeline::State::explain(const std::vector<Image
 
   std::vector<ImageResult> results(n);
   std::vector<std::vector<int64_t>> classes(n);
+  std::vector<std::string> refused(n);  // why an input's own targets do not fit the model
   for (size_t i = 0; i < n; ++i) {
     const ImageInput& in = inputs[indices[i]];
     ImageResult& result = results[i];
@@ -181,17 +189,25 @@ std::vector<ImageResult> ExplainPipeline::State::explain(const std::vector<Image
       result.predictions.push_back(
           {c, labels.name(c), values[k].item<double>(), result.probabilities[c].item<double>()});
     }
-    classes[i] = classes_of(in.targets.empty() ? request.targets : in.targets, result.scores, labels);
+    if (in.targets.empty()) {
+      classes[i] = classes_of(request.targets, result.scores, labels);  // the request does not fit the model: stop
+    } else {
+      try {
+        classes[i] = classes_of(in.targets, result.scores, labels);
+      } catch (const InputError& e) {
+        // Only this input asked for it (a server batches requests): it alone fails.
+        refused[i] = "'" + in.name + "': " + e.what();
+        classes[i] = {result.predictions.front().class_index};  // its rows are computed and dropped
+        continue;
+      }
+    }
     for (int64_t c : classes[i]) {
       result.targets.push_back(
           {c, labels.name(c), result.scores[c].item<double>(), result.probabilities[c].item<double>(), {}});
     }
   }
-  if (families.empty()) return results;
-
-  const auto image_cancelled = [&](size_t i) {
-    return inputs[indices[i]].cancelled && inputs[indices[i]].cancelled();
-  };
+  const auto cancelled = [&](size_t i) { return inputs[indices[i]].cancelled && inputs[indices[i]].cancelled(); };
+  const auto unwanted = [&](size_t i) { return !refused[i].empty() || cancelled(i); };
   MethodBatch batch{input,
                     originals,
                     resized,
@@ -201,18 +217,17 @@ std::vector<ImageResult> ExplainPipeline::State::explain(const std::vector<Image
                       if (control.progress) control.progress({indices[std::min(i, n - 1)], inputs.size(), method, done, total});
                     },
                     [&] { return control.cancel && control.cancel(); },
-                    image_cancelled};
+                    unwanted};
   std::vector<BatchResults> by_family;
   for (auto& family : families) by_family.push_back(family.explainer->explain(batch));
 
   for (size_t i = 0; i < n; ++i) {
-    if (image_cancelled(i)) {
-      ImageResult cancelled;
-      cancelled.index = results[i].index;
-      cancelled.name = results[i].name;
-      cancelled.cancelled = true;
-      cancelled.error = "'" + cancelled.name + "' was cancelled before it was explained";
-      results[i] = std::move(cancelled);
+    if (!refused[i].empty()) {
+      results[i] = not_explained(results[i].index, results[i].name, refused[i]);
+      continue;
+    }
+    if (cancelled(i)) {
+      results[i] = not_explained(results[i].index, results[i].name, cancelled_message(results[i].name), true);
       continue;
     }
     for (size_t k = 0; k < classes[i].size(); ++k) {

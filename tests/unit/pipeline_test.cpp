@@ -194,6 +194,27 @@ TEST(ExplainPipeline, FailedAndCancelledImagesLeaveTheOthersExplained) {
   }
 }
 
+// A server batches requests: a target one of them names out of range fails that one alone;
+// the request's own targets out of range fail the run.
+TEST(ExplainPipeline, AnInputsOwnTargetOutOfRangeFailsThatInputAlone) {
+  auto model = lumos::Model::load(model_file());
+  auto request = small_request();
+  request.methods = {"gradcam", "lime"};
+  lumos::ExplainPipeline pipeline(*model, request);
+  auto wrong = lumos::ImageInput::decoded(picture(8, 8, 1), "wrong");
+  wrong.targets = {lumos::Target::class_index(9)};
+  const auto results = pipeline.run({wrong, lumos::ImageInput::decoded(picture(8, 8, 2), "right")});
+  EXPECT_NE(results[0].error.find("'wrong': target class 9 is out of range: the model has 4 classes"),
+            std::string::npos) << results[0].error;
+  EXPECT_FALSE(results[0].cancelled);
+  ASSERT_TRUE(results[1].ok()) << results[1].error;
+  EXPECT_EQ(results[1].targets.at(0).methods.size(), 2u);
+
+  request.targets = {lumos::Target::class_index(9)};
+  lumos::ExplainPipeline out_of_range(*model, request);
+  EXPECT_THROW(out_of_range.run({lumos::ImageInput::decoded(picture(8, 8, 2))}), lumos::InputError);
+}
+
 TEST(ExplainPipeline, ProgressIsReportedAndCancelStopsTheRun) {
   auto model = lumos::Model::load(model_file());
   auto request = small_request();
