@@ -78,21 +78,26 @@ struct HideColor {
 // num_samples × num_segments of seeded Bernoulli(½) 0/1 (uint8); row 0 is all ones.
 at::Tensor sample_matrix(int64_t num_samples, int64_t num_segments, uint64_t seed);
 
-// The image every hidden segment is copied from (lime's fudged_image), CV_8UC3.
+// The image every hidden segment is copied from (lime's fudged_image), of the image's type:
+// CV_8UC3, or CV_32FC3 / CV_64FC3 for floating-point images (a constant is then used as it is,
+// and segment means are not truncated).
 cv::Mat hidden_fill(const cv::Mat& rgb, const Segmentation& segments, const HideColor& hide);
 
-// Perturbed images for `rows` [B, S] of the sample matrix: uint8 [B, H, W, 3] RGB.
+// Perturbed images for `rows` [B, S] of the sample matrix: [B, H, W, 3] RGB of the image's
+// element type (uint8, float32 or float64).
 at::Tensor perturbed_images(const cv::Mat& rgb, const cv::Mat& fill, const Segmentation& segments,
                             const at::Tensor& rows);
 
 // ---- The explainer ----
 
-// Scores [B, classes] for uint8 RGB images [B, H, W, 3].
+// Scores [B, classes] for RGB images [B, H, W, 3]: uint8, or float32 / float64 when the image
+// explained is floating-point.
 using Classifier = std::function<at::Tensor(const at::Tensor& images)>;
 
 // A classifier that brings the images to `input_size`, preprocesses them (make_batch) and
-// calls model.scores. With bf16 the forward pass runs under CPU autocast to bfloat16
-// (faster where the CPU has bf16 units; LIME needs rankings, not exact scores).
+// calls model.scores; it takes uint8 images only (InputError otherwise). With bf16 the forward
+// pass runs under CPU autocast to bfloat16 (faster where the CPU has bf16 units; LIME needs
+// rankings, not exact scores).
 // The classifier refers to `model`, which must outlive it.
 Classifier model_classifier(Model& model, const Preprocess& preprocess, cv::Size input_size, bool bf16 = false);
 
@@ -113,7 +118,7 @@ struct LimeTimings {
 };
 
 struct LimeExplanation {
-  cv::Mat image;  // the explained image, CV_8UC3 RGB
+  cv::Mat image;  // the explained image, RGB (CV_8UC3, or CV_32FC3 / CV_64FC3)
   Segmentation segments;
   at::Tensor samples;  // uint8 [num_samples, segments]
   at::Tensor scores;   // float64 [num_samples, classes]
@@ -125,8 +130,10 @@ struct LimeExplanation {
   const LinearExplanation& of(int64_t label) const;
 };
 
-// Explains `rgb` (8-bit RGB or grey) with the given segmentation; all labels share one
-// set of samples. Deterministic for a seed, whatever the thread count.
+// Explains `rgb` (RGB or grey; 8-bit, or floating-point as lime takes numpy images, e.g. in
+// [-1, 1]) with the given segmentation; all labels share one set of samples. The classifier
+// sees perturbed images of the image's element type. Deterministic for a seed, whatever the
+// thread count.
 LimeExplanation explain_lime(const cv::Mat& rgb, const Segmentation& segments, const Classifier& classifier,
                              const LimeOptions& options = {});
 
@@ -144,7 +151,7 @@ struct MaskOptions {
 };
 
 struct ImageAndMask {
-  cv::Mat image;  // like the explained image (CV_8UC3)
+  cv::Mat image;  // like the explained image (its type)
   cv::Mat mask;   // CV_32SC1: 1 for shown positive segments, -1 for negative ones, else 0
 };
 

@@ -1,6 +1,7 @@
 // Superpixel segmentations for perturbation methods (LIME). Every function takes an
-// 8-bit RGB (CV_8UC3) or grey (CV_8UC1) image and returns labels that start at 0 and
-// are contiguous, so a label is directly a column of LIME's sample matrix.
+// 8-bit RGB (CV_8UC3) or grey (CV_8UC1) image — quickshift also a floating-point one, as
+// scikit-image does — and returns labels that start at 0 and are contiguous, so a label is
+// directly a column of LIME's sample matrix.
 #pragma once
 
 #include <opencv2/core/mat.hpp>
@@ -24,6 +25,8 @@ struct QuickshiftOptions {
   uint64_t seed = 42;       // seeds the tiny density noise that breaks ties
 };
 
+// Floating-point images (CV_32F, CV_64F; 1 or 3 channels) are taken as scikit-image takes
+// them: values as they are, 1.0 being white (lime's tutorials pass images in [-1, 1]).
 Segmentation quickshift(const cv::Mat& image, const QuickshiftOptions& options = {});
 
 // OpenCV ximgproc's SLIC superpixels.
@@ -47,7 +50,8 @@ struct FelzenszwalbOptions {
 
 Segmentation felzenszwalb(const cv::Mat& image, const FelzenszwalbOptions& options = {});
 
-// scikit-image's rgb2lab (sRGB gamma, D65 2° white) of an 8-bit RGB image, as CV_64FC3.
+// scikit-image's rgb2lab (sRGB gamma, D65 2° white) of an RGB image, as CV_64FC3: 8-bit
+// values are divided by 255, floating-point ones (CV_32FC3, CV_64FC3) taken as they are.
 cv::Mat rgb_to_lab(const cv::Mat& rgb);
 
 }  // namespace lumos

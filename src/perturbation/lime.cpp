@@ -63,6 +63,10 @@ const LinearExplanation& LimeExplanation::of(int64_t label) const {
 
 Classifier model_classifier(Model& model, const Preprocess& preprocess, cv::Size input_size, bool bf16) {
   return [&model, preprocess, input_size, bf16](const at::Tensor& images) {
+    if (images.scalar_type() != at::kByte) {
+      throw InputError("LIME: the model's classifier takes 8-bit images; a floating-point image needs a classifier "
+                       "of its own that knows how its values were prepared");
+    }
     std::vector<Image> batch;
     batch.reserve(static_cast<size_t>(images.size(0)));
     for (int64_t i = 0; i < images.size(0); ++i) {
@@ -84,7 +88,7 @@ LimeExplanation explain_lime(const cv::Mat& rgb, const Segmentation& segments, c
   }
   if (options.batch_size < 1) throw InputError("LIME batch_size must be >= 1");
   LimeExplanation result;
-  result.image = segmentation::to_rgb8(rgb, "LIME");
+  result.image = segmentation::to_rgb(rgb, "LIME");
   if (segments.labels.type() != CV_32SC1 || segments.labels.size() != result.image.size() || segments.count < 1) {
     throw InputError("LIME: the segmentation must be CV_32S labels of the image's size with at least one segment");
   }

@@ -130,6 +130,28 @@ TEST(LimeSampling, HiddenFillAndPerturbedImages) {
   EXPECT_EQ(images[1][2][3][0].item<int>(), 23);  // kept
 }
 
+TEST(LimeSampling, FloatingPointImagesKeepTheirValues) {
+  const TwoHalves t;
+  for (const int type : {CV_32FC3, CV_64FC3}) {
+    cv::Mat values;
+    t.rgb.convertTo(values, type, 1.0 / 127.5, -1.0);  // [-1, 1], as lime's tutorials prepare images
+    // Segment 0's red mean (15.5 / 127.5 - 1) is not truncated; a constant is used as it is.
+    const cv::Mat mean = lumos::hidden_fill(values, t.segments, lumos::HideColor::segment_mean());
+    ASSERT_EQ(mean.type(), type);
+    cv::Mat mean64;
+    mean.convertTo(mean64, CV_64FC3);
+    EXPECT_NEAR(mean64.at<cv::Vec3d>(3, 0)[0], 15.5 / 127.5 - 1, 1e-6);
+    const cv::Mat fill = lumos::hidden_fill(values, t.segments, lumos::HideColor::constant(0.25));
+    const at::Tensor rows = at::tensor({1, 0, 0, 1}, at::kByte).reshape({2, 2});
+    const at::Tensor images = lumos::perturbed_images(values, fill, t.segments, rows);
+    EXPECT_EQ(images.scalar_type(), type == CV_32FC3 ? at::kFloat : at::kDouble);
+    EXPECT_NEAR(images[0][2][1][0].item<double>(), 21 / 127.5 - 1, 1e-6);  // kept
+    EXPECT_EQ(images[0][2][3][1].item<double>(), 0.25);                  // hidden
+    EXPECT_EQ(images[1][2][1][1].item<double>(), 0.25);                  // hidden
+    EXPECT_NEAR(images[1][2][3][0].item<double>(), 23 / 127.5 - 1, 1e-6);  // kept
+  }
+}
+
 // Stand-in classifier: class 0 = mean red, class 1 = mean green, class 2 = constant.
 at::Tensor colour_scores(const at::Tensor& images) {
   const at::Tensor mean = images.to(at::kFloat).mean({1, 2}) / 255.0;  // [B, 3]
@@ -178,6 +200,34 @@ TEST(LimeExplainer, FindsTheSegmentsThatDriveEachClass) {
   EXPECT_EQ(progress.size(), 10u);
   EXPECT_EQ(progress.back(), 300);
   EXPECT_THROW(e.of(2), lumos::InputError);
+}
+
+TEST(LimeExplainer, ExplainsAFloatingPointImageAsItsBytes) {
+  // The same picture in [-1, 1] (as lime's tutorials pass it), with a classifier of the same
+  // values: the classifier sees float64 images and the surrogate is the 8-bit one's.
+  cv::Mat values;
+  stripes(32).convertTo(values, CV_64FC3, 1.0 / 127.5, -1.0);
+  lumos::LimeOptions options;
+  options.num_samples = 200;
+  options.top_labels = 2;
+  options.hide = lumos::HideColor::constant(0);
+  const auto bytes = lumos::explain_lime(stripes(32), bands(32, 4), colour_scores, options);
+  options.hide = lumos::HideColor::constant(-1);  // black in [-1, 1]
+  at::ScalarType seen = at::kByte;
+  const auto floats = lumos::explain_lime(values, bands(32, 4), [&](const at::Tensor& images) {
+    seen = images.scalar_type();
+    return colour_scores((images + 1) * 127.5);
+  }, options);
+  EXPECT_EQ(seen, at::kDouble);
+  EXPECT_EQ(floats.image.type(), CV_64FC3);
+  ASSERT_EQ(floats.top_labels, bytes.top_labels);
+  for (int64_t label : bytes.top_labels) {
+    ASSERT_EQ(floats.of(label).weights.size(), bytes.of(label).weights.size());
+    for (size_t i = 0; i < bytes.of(label).weights.size(); ++i) {
+      EXPECT_EQ(floats.of(label).weights[i].segment, bytes.of(label).weights[i].segment);
+      EXPECT_NEAR(floats.of(label).weights[i].weight, bytes.of(label).weights[i].weight, 1e-6);
+    }
+  }
 }
 
 TEST(LimeExplainer, SameResultForAnyThreadCount) {
@@ -269,6 +319,11 @@ TEST(LimeExplainer, RunsAnOnnxModelThroughPreprocessing) {
   EXPECT_NEAR(e.of(0).weights[0].weight, 250.0 / 255 / 4, 0.02);
   EXPECT_NEAR(e.scores[0][0].item<double>(), 250.0 / 255 / 4, 1e-5);
   EXPECT_NEAR(e.scores[0][1].item<double>(), 200.0 / 255 / 4, 1e-5);
+
+  // The model's classifier preprocesses 8-bit pictures; floating-point ones need the caller's.
+  cv::Mat values;
+  stripes(16).convertTo(values, CV_32FC3, 1.0 / 255);
+  EXPECT_THROW(lumos::explain_lime(values, bands(16, 4), classifier, options), lumos::InputError);
 }
 
 // ---- outputs ----

@@ -97,6 +97,24 @@ TEST(RgbToLab, MatchesScikitImageValues) {
   }
 }
 
+TEST(RgbToLab, TakesFloatingPointValuesAsTheyAre) {
+  // skimage.color.rgb2lab(np.array([[[-0.5, 0.2, 1.0], [1.0, -1.0, 0.0], [0.25, 0.5, 0.75]]])): lime's
+  // tutorials segment images in [-1, 1].
+  const cv::Mat rgb = (cv::Mat_<cv::Vec3d>(1, 3) << cv::Vec3d(-0.5, 0.2, 1.0), cv::Vec3d(1.0, -1.0, 0.0),
+                       cv::Vec3d(0.25, 0.5, 0.75));
+  const cv::Vec3d expected[3] = {{35.52076841589, 63.07790300059, -102.5109376465},
+                                 {46.62064196470, 99.96276572909, 65.93210806700},
+                                 {52.01801158234, 0.09063119248726, -39.35936971864}};
+  for (const int type : {CV_64FC3, CV_32FC3}) {
+    cv::Mat values;
+    rgb.convertTo(values, type);
+    const cv::Mat lab = lumos::rgb_to_lab(values);
+    for (int i = 0; i < 3; ++i) {
+      for (int ch = 0; ch < 3; ++ch) EXPECT_NEAR(lab.at<cv::Vec3d>(0, i)[ch], expected[i][ch], 1e-4) << i << "," << ch;
+    }
+  }
+}
+
 cv::Mat gradient_image(int size) {
   cv::Mat rgb(size, size, CV_8UC3);
   for (int r = 0; r < size; ++r) {
@@ -121,9 +139,18 @@ TEST(Quickshift, GreyAndTinyImagesGiveValidLabels) {
   EXPECT_EQ(lumos::quickshift(one_pixel).count, 1);
 }
 
+TEST(Quickshift, FloatingPointImagesSegmentAsTheirBytes) {
+  const cv::Mat rgb = read_rgb(fs::path(LUMOS_FIXTURES) / "quickshift" / "chelsea.png");
+  ASSERT_FALSE(rgb.empty()) << kMakeReference;
+  cv::Mat unit;
+  rgb.convertTo(unit, CV_64FC3, 1.0 / 255);  // skimage's img_as_float of the bytes
+  EXPECT_GE(adjusted_rand_index(lumos::quickshift(unit).labels, lumos::quickshift(rgb).labels), 0.999);
+}
+
 TEST(Quickshift, RejectsBadInput) {
   EXPECT_THROW(lumos::quickshift(cv::Mat()), lumos::InputError);
-  EXPECT_THROW(lumos::quickshift(cv::Mat(8, 8, CV_32FC3)), lumos::InputError);
+  EXPECT_THROW(lumos::quickshift(cv::Mat(8, 8, CV_16UC3, cv::Scalar::all(1))), lumos::InputError);
+  EXPECT_THROW(lumos::quickshift(cv::Mat(8, 8, CV_32FC3, cv::Scalar::all(NAN))), lumos::InputError);
   lumos::QuickshiftOptions options;
   options.kernel_size = 0.5;
   EXPECT_THROW(lumos::quickshift(gradient_image(8), options), lumos::InputError);

@@ -9,17 +9,48 @@
 
 namespace lumos::segmentation {
 
-cv::Mat to_rgb8(const cv::Mat& image, const std::string& who) {
-  if (image.empty()) throw InputError(who + ": the image is empty");
-  if (image.depth() != CV_8U || (image.channels() != 1 && image.channels() != 3)) {
-    throw InputError(who + ": expected an 8-bit RGB or grey image, got " + std::to_string(image.channels()) +
-                     " channel(s) of OpenCV depth " + std::to_string(image.depth()) +
-                     "; convert it to 8-bit RGB first");
-  }
+namespace {
+
+std::string describe(const cv::Mat& image) {
+  static const char* kDepths[] = {"8-bit unsigned", "8-bit signed", "16-bit unsigned", "16-bit signed",
+                                  "32-bit integer", "32-bit float", "64-bit float", "16-bit float"};
+  return std::to_string(image.channels()) + " channel(s) of " + kDepths[image.depth()] + " values";
+}
+
+cv::Mat three_channels(const cv::Mat& image) {
   if (image.channels() == 3) return image.isContinuous() ? image : image.clone();
   cv::Mat rgb;
   cv::cvtColor(image, rgb, cv::COLOR_GRAY2RGB);
   return rgb;
+}
+
+void check_channels(const cv::Mat& image, const std::string& who, const std::string& expected) {
+  if (image.empty()) throw InputError(who + ": the image is empty");
+  if (image.channels() != 1 && image.channels() != 3) {
+    throw InputError(who + ": expected " + expected + ", got " + describe(image));
+  }
+}
+
+}  // namespace
+
+cv::Mat to_rgb8(const cv::Mat& image, const std::string& who) {
+  check_channels(image, who, "an 8-bit RGB or grey image");
+  if (image.depth() != CV_8U) {
+    throw InputError(who + ": expected an 8-bit RGB or grey image, got " + describe(image) +
+                     "; convert it to 8-bit RGB first");
+  }
+  return three_channels(image);
+}
+
+cv::Mat to_rgb(const cv::Mat& image, const std::string& who) {
+  check_channels(image, who, "an RGB or grey image");
+  if (image.depth() != CV_8U && image.depth() != CV_32F && image.depth() != CV_64F) {
+    throw InputError(who + ": expected 8-bit or floating-point pixels, got " + describe(image));
+  }
+  if (image.depth() != CV_8U && !cv::checkRange(image)) {
+    throw InputError(who + ": the image holds NaN or infinite values");
+  }
+  return three_channels(image);
 }
 
 Segmentation relabel_sorted(const cv::Mat& labels) {

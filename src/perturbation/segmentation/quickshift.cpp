@@ -244,23 +244,29 @@ std::vector<double> pixel_densities(const Planes& planes, int half, double kerne
 }  // namespace
 
 cv::Mat rgb_to_lab(const cv::Mat& rgb) {
-  CV_Assert(rgb.type() == CV_8UC3);
-  // sRGB decoding of the 256 byte values (skimage: v/255, then the piecewise gamma).
-  double linear[256];
-  for (int i = 0; i < 256; ++i) {
-    const double v = i / 255.0;
-    linear[i] = v > 0.04045 ? std::pow((v + 0.055) / 1.055, 2.4) : v / 12.92;
-  }
+  CV_Assert(rgb.channels() == 3 && (rgb.depth() == CV_8U || rgb.depth() == CV_32F || rgb.depth() == CV_64F));
+  // skimage.img_as_float: bytes / 255, floats as they are; then sRGB decoding (piecewise gamma).
+  auto decode = [](double v) { return v > 0.04045 ? std::pow((v + 0.055) / 1.055, 2.4) : v / 12.92; };
+  double linear_byte[256];
+  for (int i = 0; i < 256; ++i) linear_byte[i] = decode(i / 255.0);
+  cv::Mat values;
+  if (rgb.depth() != CV_8U) rgb.convertTo(values, CV_64FC3);
   static const double kXyzFromRgb[3][3] = {
       {0.412453, 0.357580, 0.180423}, {0.212671, 0.715160, 0.072169}, {0.019334, 0.119193, 0.950227}};
   static const double kWhiteD65[3] = {0.95047, 1.0, 1.08883};
   auto f = [](double t) { return t > 0.008856 ? std::cbrt(t) : 7.787 * t + 16.0 / 116.0; };
   cv::Mat lab(rgb.size(), CV_64FC3);
   for (int r = 0; r < rgb.rows; ++r) {
-    const auto* in = rgb.ptr<cv::Vec3b>(r);
     auto* out = lab.ptr<cv::Vec3d>(r);
     for (int c = 0; c < rgb.cols; ++c) {
-      const double lin[3] = {linear[in[c][0]], linear[in[c][1]], linear[in[c][2]]};
+      double lin[3];
+      if (values.empty()) {
+        const auto& byte = rgb.ptr<cv::Vec3b>(r)[c];
+        for (int i = 0; i < 3; ++i) lin[i] = linear_byte[byte[i]];
+      } else {
+        const auto& value = values.ptr<cv::Vec3d>(r)[c];
+        for (int i = 0; i < 3; ++i) lin[i] = decode(value[i]);
+      }
       double xyz[3];
       for (int i = 0; i < 3; ++i) {
         xyz[i] = f((lin[0] * kXyzFromRgb[i][0] + lin[1] * kXyzFromRgb[i][1] + lin[2] * kXyzFromRgb[i][2]) / kWhiteD65[i]);
@@ -276,12 +282,12 @@ Segmentation quickshift(const cv::Mat& image, const QuickshiftOptions& options) 
   if (!(options.max_dist >= 0) || !(options.ratio >= 0) || !(options.sigma >= 0)) {
     throw InputError("quickshift: max_dist, ratio and sigma must be >= 0");
   }
-  const cv::Mat rgb = segmentation::to_rgb8(image, "quickshift");
+  const cv::Mat rgb = segmentation::to_rgb(image, "quickshift");
   cv::Mat features;
   if (options.convert2lab) {
     features = rgb_to_lab(rgb);
   } else {
-    rgb.convertTo(features, CV_64FC3, 1.0 / 255.0);
+    rgb.convertTo(features, CV_64FC3, rgb.depth() == CV_8U ? 1.0 / 255.0 : 1.0);
   }
   if (options.sigma > 0) {
     // scipy's gaussian_filter: truncate at 4σ, mirror border without repeating the edge pixel.
