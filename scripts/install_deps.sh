@@ -14,6 +14,9 @@ packages=(
   dataset-fashion-mnist                      # the cluttered Fashion-MNIST localisation benchmark
   python3-torch python3-torchvision python3-onnx python3-numpy
   python3-skimage python3-sklearn python3-opencv   # reference numbers for the tests
+  python3-dev pybind11-dev python3-pybind11 python3-setuptools python3-wheel   # the Python package
+  python3-pip python3-venv python3-pytest
+  python3-matplotlib                         # docs/python.md's notebook cell, run by the package's tests
 )
 
 missing=()
