@@ -57,10 +57,6 @@ class Model(_lumos.Model):
         """The model's scores [N, classes] (logits unless the model was opened with score="probability")."""
         return self._run(self._scores, images, batch_size, preprocess)
 
-    def __call__(self, images):
-        """predict(images): a model is also a classifier_fn for LimeImageExplainer."""
-        return self.predict(images)
-
     def _run(self, compute, images, batch_size, preprocess):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
