@@ -216,9 +216,11 @@ at::Tensor model_input(const ModelHandle& model, const py::handle& images, const
   const Preprocess* given = chosen ? &*chosen : nullptr;
   if (py::isinstance<py::list>(images) || py::isinstance<py::tuple>(images)) {
     // Pictures of any sizes, each resized to the model's.
+    std::vector<py::array> arrays;  // alive until the batch is made (some are C-contiguous copies)
     std::vector<Image> pictures;
     for (const auto& item : images) {
-      const auto array = py::array::ensure(item);
+      arrays.push_back(py::array::ensure(item, py::array::c_style));
+      const auto& array = arrays.back();
       if (!array || array.dtype().kind() != 'u' || array.itemsize() != 1) {
         throw InputError(what + ": a list holds pictures, each a uint8 array [H, W, 3]; for float input pass one "
                                 "array [N, ...]");
@@ -229,11 +231,19 @@ at::Tensor model_input(const ModelHandle& model, const py::handle& images, const
     }
     return make_batch(pictures, model.model->input(), given ? *given : model.preprocess, model.picture_size());
   }
-  const auto array = py::array::ensure(images);
+  auto array = py::array::ensure(images);
   if (!array) throw InputError(what + " must be a numpy array or a list of pictures");
+  // ATen takes no negative strides (x[:, ::-1]): such an array is copied first.
+  for (py::ssize_t d = 0; d < array.ndim(); ++d) {
+    if (array.strides(d) < 0) array = py::array::ensure(array, py::array::c_style);
+  }
   at::Tensor batch = tensor_view(array, what);
   if (batch.dim() == 3) batch = batch.unsqueeze(0);  // one picture, or one input without its batch axis
-  return model.input_for(batch, given);
+  at::Tensor input = model.input_for(batch, given);
+  // The input may be the array's own memory (float32, C-contiguous): fine while the caller holds
+  // the array; an array made here dies with this function, so its memory is copied.
+  if (array.ptr() != images.ptr() && input.data_ptr() == array.data()) input = input.clone();
+  return input;
 }
 
 // ---- Ctrl-C ----

@@ -4,6 +4,7 @@
 
 #include "lumos/image.hpp"
 #include "lumos/labels.hpp"
+#include "lumos/lime.hpp"
 #include "lumos/model.hpp"
 
 #include <ATen/core/Tensor.h>
@@ -103,6 +104,9 @@ class Interrupts {
   std::mutex mutex_;
   std::shared_ptr<py::error_already_set> error_;
 };
+
+// A surrogate's weights as lime's local_exp: [(segment, weight), ...] by |weight|, largest first.
+py::list weight_list(const LinearExplanation& linear);
 
 // ---- module parts ----
 

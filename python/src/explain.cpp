@@ -24,12 +24,6 @@ py::dict named_values(const std::vector<NamedValue>& values) {
   return out;
 }
 
-py::list weight_list(const LinearExplanation& linear) {
-  py::list weights;
-  for (const auto& w : linear.weights) weights.append(py::make_tuple(w.segment, w.weight));
-  return weights;
-}
-
 // One input as Python gives it: a file's path, or a uint8 RGB picture [H, W, 3] (copied: results
 // keep the picture, and the array may change or go after the call).
 ImageInput input_from(const py::handle& item, size_t index) {

@@ -11,6 +11,13 @@
 #include <chrono>
 
 namespace lumos::python {
+
+py::list weight_list(const LinearExplanation& linear) {
+  py::list weights;
+  for (const auto& w : linear.weights) weights.append(py::make_tuple(w.segment, w.weight));
+  return weights;
+}
+
 namespace {
 
 struct LimeResult {
@@ -90,11 +97,9 @@ LimeResult explain(const py::array& image, const py::object& classifier, const p
 }
 
 py::dict linear_dict(const LinearExplanation& linear) {
-  py::list weights;
-  for (const auto& w : linear.weights) weights.append(py::make_tuple(w.segment, w.weight));
   py::dict out;
   out["intercept"] = linear.intercept;
-  out["weights"] = weights;
+  out["weights"] = weight_list(linear);
   out["score"] = linear.score;
   out["local_prediction"] = linear.local_prediction;
   return out;

@@ -75,6 +75,10 @@ def test_input_forms_give_the_same_maps(resnet18, resnet18_input, face):
     # A torch tensor (pytorch-grad-cam's input), a float array, one input without its batch axis.
     assert np.array_equal(cam(torch.from_numpy(resnet18_input)), cam(resnet18_input))
     assert np.array_equal(cam(resnet18_input[0])[0], cam(resnet18_input)[0])
+    # Views with negative strides or gaps are copied where ATen needs it.
+    flipped = resnet18_input[:, :, ::-1]
+    assert np.array_equal(cam(flipped), cam(np.ascontiguousarray(flipped)))
+    assert np.array_equal(cam([face[::-1], face[:, ::2]]), cam([face[::-1].copy(), face[:, ::2].copy()]))
     # Channels-last float input is transposed for an NCHW model.
     assert np.array_equal(cam(np.ascontiguousarray(resnet18_input.transpose(0, 2, 3, 1))), cam(resnet18_input))
     # A uint8 picture is resized and preprocessed like make_batch's float input.

@@ -1,9 +1,12 @@
 """Resources: repeated calls do not grow the process, and lumos computes without the GIL."""
 import gc
+import os
+import signal
 import threading
 import time
 
 import numpy as np
+import pytest
 
 import lumos
 from lumos import lime_image
@@ -90,3 +93,14 @@ def test_a_python_classifier_runs_with_the_gil_and_other_threads_too(tiny_model)
         t.join()
     # The same work in three threads at once (the model taking turns) gives the same explanation.
     assert results[0].local_exp == results[1].local_exp == results[2].local_exp
+
+
+def test_ctrl_c_stops_a_long_call(resnet18, resnet18_input):
+    # Score-CAM on resnet18 runs 512 forwards; SIGINT after 0.3 s must stop it between two batches.
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    started = time.perf_counter()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        lumos.ScoreCAM(resnet18)(resnet18_input[:1])
+    timer.join()
+    assert time.perf_counter() - started < 20  # the whole run takes a minute here
