@@ -135,17 +135,27 @@ Graph::Graph(const ::onnx::ModelProto& model, const std::string& base_dir) {
       throw UnsupportedOpError("unsupported op " + proto.domain() + "." + proto.op_type() + " at node '" +
                                proto.name() + "': lumos runs the standard ONNX operator set only");
     }
-    auto make = registry.find(proto.op_type(), opset_);
-    if (!make) {
+    if (proto.op_type().empty()) {
+      throw ModelError("node '" + node.label() + "' has no op type; the model file is corrupt");
+    }
+    const auto* entry = registry.find(proto.op_type(), opset_);
+    if (!entry) {
       throw UnsupportedOpError("unsupported op " + proto.op_type() + " (opset " + std::to_string(opset_) +
                                ") at node '" + proto.name() + "'");
     }
+    entry->signature.check(node);
     Step step;
     step.description = node.describe();
     try {
-      step.kernel = (*make)(node);
+      step.kernel = entry->make(node);
     } catch (const c10::Error& e) {
       node.fail(first_line(e.what_without_backtrace()));
+    } catch (const Error&) {
+      throw;
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (const std::exception& e) {
+      node.fail(first_line(e.what()));
     }
     for (const auto& in : proto.input()) step.inputs.push_back(in.empty() ? -1 : slot_by_name_.at(in));
     const int first_input = step.inputs.empty() ? -1 : step.inputs.front();
@@ -246,8 +256,11 @@ Tensors Graph::run(const Tensors& feeds, const std::vector<int>& wanted, const V
       results = step.kernel(args);
     } catch (const c10::Error& e) {
       throw ModelError(step.description + " failed: " + first_line(e.what_without_backtrace()));
-    } catch (const ModelError& e) {
-      throw ModelError(step.description + " failed: " + e.what());
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (const std::exception& e) {
+      // ModelError from the kernel, or what ATen and the standard library throw besides c10::Error.
+      throw ModelError(step.description + " failed: " + first_line(e.what()));
     }
     for (size_t o = 0; o < step.outputs.size(); ++o) {
       const int slot = step.outputs[o];

@@ -9,8 +9,7 @@
 namespace lumos::onnx {
 
 // The value is read once, when the graph is built; opset 12 adds the scalar and list forms.
-LUMOS_ONNX_OP(Constant, "Constant", 1, kLatestOpset) {
-  require_inputs(node, 0, 0);
+LUMOS_ONNX_OP(Constant, "Constant", 1, kLatestOpset, inputs(0)) {
   at::Tensor value;
   if (node.has("value")) {
     value = node.t("value");
@@ -32,8 +31,7 @@ LUMOS_ONNX_OP(Constant, "Constant", 1, kLatestOpset) {
   return [value](const Tensors&) { return Tensors{value}; };
 }
 
-LUMOS_ONNX_OP(ConstantOfShape, "ConstantOfShape", 9, kLatestOpset) {
-  require_inputs(node, 1, 1);
+LUMOS_ONNX_OP(ConstantOfShape, "ConstantOfShape", 9, kLatestOpset, inputs(1)) {
   const at::Tensor value = node.has("value") ? node.t("value") : at::zeros({1}, at::kFloat);
   if (value.numel() != 1) node.fail("'value' must hold exactly one element, it holds " + std::to_string(value.numel()));
   const auto fill = value.reshape({}).item();
@@ -43,13 +41,11 @@ LUMOS_ONNX_OP(ConstantOfShape, "ConstantOfShape", 9, kLatestOpset) {
   };
 }
 
-LUMOS_ONNX_OP(Identity, "Identity", 1, kLatestOpset) {
-  require_inputs(node, 1, 1);
+LUMOS_ONNX_OP(Identity, "Identity", 1, kLatestOpset, inputs(1)) {
   return [](const Tensors& in) { return Tensors{in[0]}; };
 }
 
-LUMOS_ONNX_OP(Range, "Range", 11, kLatestOpset) {
-  require_inputs(node, 3, 3);
+LUMOS_ONNX_OP(Range, "Range", 11, kLatestOpset, inputs(3)) {
   return [](const Tensors& in) {
     const auto type = in[0].scalar_type();
     if (in[0].numel() != 1 || in[1].numel() != 1 || in[2].numel() != 1) {
@@ -65,8 +61,7 @@ LUMOS_ONNX_OP(Range, "Range", 11, kLatestOpset) {
   };
 }
 
-LUMOS_ONNX_OP(EyeLike, "EyeLike", 9, kLatestOpset) {
-  require_inputs(node, 1, 1);
+LUMOS_ONNX_OP(EyeLike, "EyeLike", 9, kLatestOpset, inputs(1)) {
   const bool has_dtype = node.has("dtype");
   const auto dtype = has_dtype ? scalar_type_from_onnx(static_cast<int32_t>(node.i("dtype", 0)), node.describe())
                                : at::kFloat;

@@ -1,7 +1,7 @@
 // Reductions over axes (ReduceMean, ReduceSum, ... ReduceLogSumExp) and ArgMax/ArgMin.
 //
 // The axes are an attribute until they became an optional input: opset 13 for
-// ReduceSum, 18 for the others. With the input form, an empty axes list means "all
+// ReduceSum, 18 for the others; each op has an entry for each form. With the input form, an empty axes list means "all
 // axes" unless noop_with_empty_axes asks for the input back unchanged.
 #include "model/onnx/op_registry.hpp"
 #include "model/onnx/ops/axes.hpp"
@@ -13,9 +13,7 @@ namespace {
 // Reduces x over `dims` (normalized, non-empty unless x is a scalar).
 using Reduction = at::Tensor (*)(const at::Tensor& x, at::IntArrayRef dims, bool keepdim);
 
-Kernel reduce(const Node& node, Reduction reduction, int axes_input_since) {
-  const bool axes_from_input = node.opset() >= axes_input_since;
-  require_inputs(node, 1, axes_from_input ? 2 : 1);
+Kernel reduce(const Node& node, Reduction reduction, bool axes_from_input) {
   const auto axes_attribute = node.ints("axes");
   const bool keepdims = node.i("keepdims", 1) != 0;
   const bool noop_with_empty_axes = axes_from_input && node.i("noop_with_empty_axes", 0) != 0;
@@ -69,7 +67,6 @@ at::Tensor log_sum_exp(const at::Tensor& x, at::IntArrayRef dims, bool keepdim) 
 // ArgMax / ArgMin along one axis; ties go to the first index, or the last with
 // select_last_index (opset 12), found by searching the flipped axis.
 Kernel arg_reduce(const Node& node, bool find_max) {
-  require_inputs(node, 1, 1);
   const int64_t axis = node.i("axis", 0);
   const bool keepdims = node.i("keepdims", 1) != 0;
   const bool last_index = node.i("select_last_index", 0) != 0;
@@ -86,18 +83,33 @@ Kernel arg_reduce(const Node& node, bool find_max) {
 
 }  // namespace
 
-LUMOS_ONNX_OP(ReduceMean, "ReduceMean", 1, kLatestOpset) { return reduce(node, mean, 18); }
-LUMOS_ONNX_OP(ReduceSum, "ReduceSum", 1, kLatestOpset) { return reduce(node, sum, 13); }
-LUMOS_ONNX_OP(ReduceMax, "ReduceMax", 1, kLatestOpset) { return reduce(node, max, 18); }
-LUMOS_ONNX_OP(ReduceMin, "ReduceMin", 1, kLatestOpset) { return reduce(node, min, 18); }
-LUMOS_ONNX_OP(ReduceProd, "ReduceProd", 1, kLatestOpset) { return reduce(node, prod, 18); }
-LUMOS_ONNX_OP(ReduceL1, "ReduceL1", 1, kLatestOpset) { return reduce(node, l1, 18); }
-LUMOS_ONNX_OP(ReduceL2, "ReduceL2", 1, kLatestOpset) { return reduce(node, l2, 18); }
-LUMOS_ONNX_OP(ReduceSumSquare, "ReduceSumSquare", 1, kLatestOpset) { return reduce(node, sum_square, 18); }
-LUMOS_ONNX_OP(ReduceLogSum, "ReduceLogSum", 1, kLatestOpset) { return reduce(node, log_sum, 18); }
-LUMOS_ONNX_OP(ReduceLogSumExp, "ReduceLogSumExp", 1, kLatestOpset) { return reduce(node, log_sum_exp, 18); }
+// Each reduction twice: axes as an attribute, then as an optional input.
+LUMOS_ONNX_OP(ReduceMean, "ReduceMean", 1, 17, inputs(1)) { return reduce(node, mean, false); }
+LUMOS_ONNX_OP(ReduceMean18, "ReduceMean", 18, kLatestOpset, inputs(1, 2)) { return reduce(node, mean, true); }
+LUMOS_ONNX_OP(ReduceSum, "ReduceSum", 1, 12, inputs(1)) { return reduce(node, sum, false); }
+LUMOS_ONNX_OP(ReduceSum13, "ReduceSum", 13, kLatestOpset, inputs(1, 2)) { return reduce(node, sum, true); }
+LUMOS_ONNX_OP(ReduceMax, "ReduceMax", 1, 17, inputs(1)) { return reduce(node, max, false); }
+LUMOS_ONNX_OP(ReduceMax18, "ReduceMax", 18, kLatestOpset, inputs(1, 2)) { return reduce(node, max, true); }
+LUMOS_ONNX_OP(ReduceMin, "ReduceMin", 1, 17, inputs(1)) { return reduce(node, min, false); }
+LUMOS_ONNX_OP(ReduceMin18, "ReduceMin", 18, kLatestOpset, inputs(1, 2)) { return reduce(node, min, true); }
+LUMOS_ONNX_OP(ReduceProd, "ReduceProd", 1, 17, inputs(1)) { return reduce(node, prod, false); }
+LUMOS_ONNX_OP(ReduceProd18, "ReduceProd", 18, kLatestOpset, inputs(1, 2)) { return reduce(node, prod, true); }
+LUMOS_ONNX_OP(ReduceL1, "ReduceL1", 1, 17, inputs(1)) { return reduce(node, l1, false); }
+LUMOS_ONNX_OP(ReduceL1_18, "ReduceL1", 18, kLatestOpset, inputs(1, 2)) { return reduce(node, l1, true); }
+LUMOS_ONNX_OP(ReduceL2, "ReduceL2", 1, 17, inputs(1)) { return reduce(node, l2, false); }
+LUMOS_ONNX_OP(ReduceL2_18, "ReduceL2", 18, kLatestOpset, inputs(1, 2)) { return reduce(node, l2, true); }
+LUMOS_ONNX_OP(ReduceSumSquare, "ReduceSumSquare", 1, 17, inputs(1)) { return reduce(node, sum_square, false); }
+LUMOS_ONNX_OP(ReduceSumSquare18, "ReduceSumSquare", 18, kLatestOpset, inputs(1, 2)) {
+  return reduce(node, sum_square, true);
+}
+LUMOS_ONNX_OP(ReduceLogSum, "ReduceLogSum", 1, 17, inputs(1)) { return reduce(node, log_sum, false); }
+LUMOS_ONNX_OP(ReduceLogSum18, "ReduceLogSum", 18, kLatestOpset, inputs(1, 2)) { return reduce(node, log_sum, true); }
+LUMOS_ONNX_OP(ReduceLogSumExp, "ReduceLogSumExp", 1, 17, inputs(1)) { return reduce(node, log_sum_exp, false); }
+LUMOS_ONNX_OP(ReduceLogSumExp18, "ReduceLogSumExp", 18, kLatestOpset, inputs(1, 2)) {
+  return reduce(node, log_sum_exp, true);
+}
 
-LUMOS_ONNX_OP(ArgMax, "ArgMax", 1, kLatestOpset) { return arg_reduce(node, true); }
-LUMOS_ONNX_OP(ArgMin, "ArgMin", 1, kLatestOpset) { return arg_reduce(node, false); }
+LUMOS_ONNX_OP(ArgMax, "ArgMax", 1, kLatestOpset, inputs(1)) { return arg_reduce(node, true); }
+LUMOS_ONNX_OP(ArgMin, "ArgMin", 1, kLatestOpset, inputs(1)) { return arg_reduce(node, false); }
 
 }  // namespace lumos::onnx

@@ -249,25 +249,25 @@ std::vector<double> as_doubles(const std::vector<float>& values) { return {value
 
 }  // namespace
 
-LUMOS_ONNX_OP(Upsample7, "Upsample", 7, 8) {
+LUMOS_ONNX_OP(Upsample7, "Upsample", 7, 8, inputs(1)) {
   const auto spec = upsample_spec(node);
   const auto scales = as_doubles(node.floats("scales"));
   if (scales.empty()) node.fail("the scales attribute is required");
   return [spec, scales](const Tensors& in) { return Tensors{resize(in[0], spec, {scales, {}, {}})}; };
 }
 
-LUMOS_ONNX_OP(Upsample9, "Upsample", 9, 9) {
+LUMOS_ONNX_OP(Upsample9, "Upsample", 9, 9, inputs(2)) {
   const auto spec = upsample_spec(node);
   return [spec](const Tensors& in) { return Tensors{resize(in[0], spec, {float_values(in[1]), {}, {}})}; };
 }
 
-LUMOS_ONNX_OP(Resize10, "Resize", 10, 10) {
+LUMOS_ONNX_OP(Resize10, "Resize", 10, 10, inputs(2)) {
   const auto spec = upsample_spec(node);
   return [spec](const Tensors& in) { return Tensors{resize(in[0], spec, {float_values(in[1]), {}, {}})}; };
 }
 
 // Inputs X, roi, scales, sizes (exactly one of scales and sizes given).
-LUMOS_ONNX_OP(Resize, "Resize", 11, kLatestOpset) {
+LUMOS_ONNX_OP(Resize, "Resize", 11, kLatestOpset, inputs(1, 4)) {
   if (node.i("antialias", 0) != 0) {
     throw UnsupportedOpError(node.describe() + ": antialias = 1 is not supported; export without antialiasing");
   }
