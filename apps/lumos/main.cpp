@@ -18,7 +18,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // global options such as --threads may follow the subcommand
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  app.add_option("--threads", threads, "Threads for the model (default: all cores)")->check(kPositiveInteger);
+  app.add_option("--threads", threads, "Threads for the model (default: all cores)")
+      ->check(integer_in(1, max_threads(), "at most 4 per core"));
 
   LayersOptions layers;
   PredictOptions predict;
@@ -38,7 +39,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::string command = "lumos";
     for (const auto* sub : app.get_subcommands()) command += " " + sub->get_name();
-    print_error(std::string(e.what()) + " — run '" + command + " --help' for the options");
+    // "lumos bogus": CLI11 says only that a subcommand is required.
+    const bool unknown_command = command == "lumos" && argc > 1 && argv[1][0] != '-';
+    print_error((unknown_command ? "unknown command '" + std::string(argv[1]) +
+                                       "'; give one of layers, predict, explain, eval"
+                                 : usage_message(e)) +
+                " — run '" + command + " --help' for the options");
     return kUsageError;
   }
 

@@ -72,7 +72,7 @@ CLI::App* add_predict_command(CLI::App& app, PredictOptions& options) {
       ->required();
   command->add_option("--top", options.top, "How many classes to print per image")->check(kPositiveInteger);
   options.input.add_to(*command);
-  command->add_option("--batch", options.batch, "Images per forward pass (default 16)")->check(kPositiveInteger);
+  command->add_option("--batch", options.batch, "Images per forward pass (default 16)")->check(integer_in(1, kMaxBatch));
   command->add_flag("--json", options.json, "Print JSON instead of text");
   return command;
 }
@@ -84,21 +84,18 @@ int run_predict(const PredictOptions& options) {
   const cv::Size size = options.input.size_for(*model);
   const auto labels = options.input.labels_for(*model);
   const auto paths = collect_images(options.images);
-  // A model with a fixed batch size gets exactly that many images per pass.
-  const size_t batch_size = input.batch > 0 ? static_cast<size_t>(input.batch) : static_cast<size_t>(options.batch);
+  const auto batch_size = static_cast<size_t>(options.batch);
 
   std::vector<ImageResult> results(paths.size());
   std::vector<Image> pending;
   std::vector<size_t> pending_index;
   auto classify_pending = [&] {
     if (pending.empty()) return;
-    const size_t real = pending.size();
-    while (pending.size() < batch_size && input.batch > 0) pending.push_back(pending.front());
     const auto scores = model->scores(make_batch(pending, input, preprocess, size));
     const int64_t classes = scores.size(1);
     options.input.check_labels(labels, classes, *model);
     const auto [values, indices] = at::topk(scores, std::min<int64_t>(options.top, classes), 1);
-    for (size_t row = 0; row < real; ++row) {
+    for (size_t row = 0; row < pending.size(); ++row) {
       auto& result = results[pending_index[row]];
       for (int64_t k = 0; k < values.size(1); ++k) {
         const int64_t index = indices[row][k].item<int64_t>();

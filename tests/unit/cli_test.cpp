@@ -258,7 +258,7 @@ TEST(Cli, DynamicSizeModelNeedsASize) {
 
 TEST(Cli, UsageErrorsExitTwoWithOneLine) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{}, "subcommand"},
+      {{}, "no command given"},
       {{"predict", "-m", model_path()}, "--image is required"},
       {{"predict", "-m", model_path(), "-i", "a.png", "--top", "abc"}, "'abc' is not a whole number"},
       {{"predict", "-m", model_path(), "-i", "a.png", "--preprocess", "torch"}, "caffe, imagenet, raw, tf, unit"},

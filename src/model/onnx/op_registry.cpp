@@ -7,7 +7,8 @@
 
 namespace lumos::onnx {
 
-Node::Node(const ::onnx::NodeProto& proto, int opset) : proto_(proto), opset_(opset) {}
+Node::Node(const ::onnx::NodeProto& proto, int opset, std::string model_dir)
+    : proto_(proto), opset_(opset), model_dir_(std::move(model_dir)) {}
 
 const std::string& Node::op_type() const { return proto_.op_type(); }
 const std::string& Node::name() const { return proto_.name(); }
@@ -54,7 +55,7 @@ std::vector<float> Node::floats(const std::string& attribute, std::vector<float>
 at::Tensor Node::t(const std::string& attribute) const {
   const auto* a = find(attribute);
   if (!a || !a->has_t()) fail("missing tensor attribute '" + attribute + "'");
-  return tensor_from_proto(a->t(), "");
+  return tensor_from_proto(a->t(), model_dir_);
 }
 
 std::string Node::label() const {

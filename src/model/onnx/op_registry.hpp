@@ -39,7 +39,9 @@ constexpr int kLatestOpset = 18;
 // empty arrive in a kernel's inputs as undefined tensors.
 class Node {
  public:
-  Node(const ::onnx::NodeProto& proto, int opset);
+  // model_dir: the model file's folder, where tensor attributes may keep external data
+  // ("" when the model did not come from a file).
+  Node(const ::onnx::NodeProto& proto, int opset, std::string model_dir = "");
 
   const std::string& op_type() const;
   const std::string& name() const;
@@ -69,6 +71,7 @@ class Node {
  private:
   const ::onnx::NodeProto& proto_;
   int opset_;
+  std::string model_dir_;
 };
 
 using Kernel = std::function<Tensors(const Tensors& inputs)>;
