@@ -40,9 +40,9 @@ int main(int argc, char** argv) {
     std::string command = "lumos";
     for (const auto* sub : app.get_subcommands()) command += " " + sub->get_name();
     // "lumos bogus": CLI11 says only that a subcommand is required.
-    const bool unknown_command = command == "lumos" && argc > 1 && argv[1][0] != '-';
-    print_error((unknown_command ? "unknown command '" + std::string(argv[1]) +
-                                       "'; give one of layers, predict, explain, eval"
+    const auto rest = app.remaining();
+    const bool unknown_command = command == "lumos" && !rest.empty() && rest.front().rfind('-', 0) != 0;
+    print_error((unknown_command ? "unknown command '" + rest.front() + "'; give one of layers, predict, explain, eval"
                                  : usage_message(e)) +
                 " — run '" + command + " --help' for the options");
     return kUsageError;

@@ -208,7 +208,8 @@ Declared pnm_size(const Header& h) {
         ++at;
       }
     }
-    if (at >= h.size() || !std::isdigit(h.byte(at))) h.truncated("PNM", "size");
+    if (at >= h.size()) h.truncated("PNM", "size");
+    if (!std::isdigit(h.byte(at))) h.corrupt("PNM", "no width and height after its magic number");
     uint64_t value = 0;
     for (; at < h.size() && std::isdigit(h.byte(at)); ++at) {
       if (value > (UINT64_MAX - 9) / 10) h.corrupt("PNM", "a size too large to read");
@@ -310,7 +311,7 @@ Image Image::decode(std::string_view bytes, const std::string& source) {
   if (decoded.empty()) {
     throw ImageError("cannot decode image '" + source + "'" +
                      (decoder_text.empty() ? "" : " (" + first_line(decoder_text) + ")") +
-                     ": the " + name_of(*format) + " file is corrupt or truncated; re-export it or convert it to PNG");
+                     ": the " + name_of(*format) + " file is corrupt or truncated; re-export or re-download it");
   }
   if (reports_corrupt_data(decoder_text)) header.corrupt(name_of(*format), first_line(decoder_text));
   check_pixel_count(decoded.cols, decoded.rows, source);
