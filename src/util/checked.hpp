@@ -14,18 +14,22 @@ inline std::optional<int64_t> checked_multiply(int64_t a, int64_t b) {
   return product;
 }
 
-// The product of sizes (each >= 0), or nothing if one is negative or the product does
-// not fit in int64_t. `Sizes` is any range of integers (a vector, at::IntArrayRef, ...).
+// The number of elements of a tensor with these sizes (each >= 0), or nothing if one is
+// negative or the sizes do not fit in int64_t. `Sizes` is any range of integers (a
+// vector, at::IntArrayRef, ...). The product of the sizes other than 0 must fit too,
+// because ATen computes strides from it even for a tensor with no elements.
 template <typename Sizes>
 std::optional<int64_t> checked_product(const Sizes& sizes) {
-  int64_t product = 1;
+  int64_t span = 1;
+  bool empty = false;
   for (const auto size : sizes) {
     if (size < 0) return std::nullopt;
-    const auto next = checked_multiply(product, static_cast<int64_t>(size));
+    empty = empty || size == 0;
+    const auto next = checked_multiply(span, size == 0 ? 1 : static_cast<int64_t>(size));
     if (!next) return std::nullopt;
-    product = *next;
+    span = *next;
   }
-  return product;
+  return empty ? 0 : span;
 }
 
 }  // namespace lumos

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 
 namespace lumos {
@@ -18,6 +19,8 @@ std::mutex& capture_lock() {
 
 StderrCapture::StderrCapture() {
   capture_lock().lock();
+  // For debugging a crash inside a decoder: the sanitizer's report would be captured too.
+  if (std::getenv("LUMOS_KEEP_STDERR")) return;
   std::fflush(stderr);
   captured_ = ::memfd_create("lumos-stderr", MFD_CLOEXEC);
   saved_ = captured_ >= 0 ? ::dup(STDERR_FILENO) : -1;

@@ -9,7 +9,9 @@ namespace lumos {
 // While alive, whatever the process writes to file descriptor 2 goes into an in-memory
 // file instead of the terminal. Captures are serialized by a process-wide lock, since
 // file descriptor 2 is shared by all threads; text written by other threads meanwhile is
-// captured too. If redirection is not possible, nothing is captured and stderr is left alone.
+// captured too. If redirection is not possible, or the environment variable
+// LUMOS_KEEP_STDERR is set (to see a sanitizer's report of a crash inside a decoder),
+// nothing is captured and stderr is left alone.
 class StderrCapture {
  public:
   StderrCapture();

@@ -287,3 +287,71 @@ TEST_F(Robustness, NpySizesAreCheckedBeforeAllocating) {
   });
   EXPECT_TRUE(contains(message, "has a .npy header of 2097152 bytes")) << message;
 }
+
+namespace {
+
+// One `op` node whose inputs are initializers holding `inputs` (float32 or int64).
+::onnx::ModelProto op_on(const std::string& op, const std::vector<at::Tensor>& inputs, int opset = 13) {
+  ::onnx::ModelProto model;
+  model.set_ir_version(8);
+  model.add_opset_import()->set_version(opset);
+  auto* graph = model.mutable_graph();
+  auto* node = graph->add_node();
+  node->set_op_type(op);
+  node->set_name("probe");
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const auto t = inputs[i].contiguous();
+    auto* init = graph->add_initializer();
+    init->set_name("in" + std::to_string(i));
+    init->set_data_type(t.scalar_type() == at::kLong ? ::onnx::TensorProto::INT64 : ::onnx::TensorProto::FLOAT);
+    for (auto d : t.sizes()) init->add_dims(d);
+    init->set_raw_data(std::string(static_cast<const char*>(t.data_ptr()), t.numel() * t.element_size()));
+    node->add_input(init->name());
+  }
+  node->add_output("y");
+  graph->add_output()->set_name("y");
+  return model;
+}
+
+std::string run_error(const ::onnx::ModelProto& model) {
+  return error_of<lumos::ModelError>([&] {
+    const lumos::onnx::Graph graph(model, "");
+    graph.run({}, {graph.slot("y")});
+  });
+}
+
+at::Tensor longs(std::vector<int64_t> values) { return at::tensor(values, at::kLong); }
+
+}  // namespace
+
+// Sizes that are numbers in the file (not tensors that exist) are checked before anything
+// is allocated or converted; each case once overflowed, converted NaN to an integer, or
+// asked for terabytes.
+TEST_F(Robustness, SizesGivenAsDataAreCheckedFirst) {
+  const auto x = at::rand({1, 3, 4, 4});
+  const int64_t huge = int64_t{1} << 40;
+  const std::vector<std::pair<::onnx::ModelProto, std::string>> cases = {
+      {op_on("ConstantOfShape", {longs({huge, huge})}), "ConstantOfShape would make a tensor of shape"},
+      {op_on("ConstantOfShape", {longs({-1, 4})}), "not a valid size"},
+      {op_on("Expand", {x, longs({huge, 3, 4, 4})}), "Expand would make"},
+      {op_on("Tile", {x, longs({1, huge, huge, 1})}), "Tile would make"},
+      {op_on("Tile", {x, longs({1, INT64_MAX, 1, 1})}), "not a count of copies"},
+      {op_on("Tile", {x, longs({1, 1, 1 << 20, 1 << 20})}), "Tile would make"},
+      {op_on("Range", {at::scalar_tensor(0.f), at::scalar_tensor(1.f), at::scalar_tensor(0.f)}), "values (at most"},
+      {op_on("Range", {at::scalar_tensor(0.f), at::scalar_tensor(1e30f), at::scalar_tensor(1.f)}), "values (at most"},
+      {op_on("Pad", {x, longs({0, 0, INT64_MAX, 0, 0, 0, INT64_MAX, 0})}), "are not sizes"},
+      {op_on("Pad", {x, longs({0, 0, huge, 0, 0, 0, huge, 0})}), "Pad would make"},
+      {op_on("Resize", {x, at::zeros({0}), at::zeros({0}), longs({1, 3, 1 << 23, 1 << 23})}), "Resize would make"},
+      {op_on("Resize", {x, at::zeros({0}), at::tensor({1.f, 1.f, INFINITY, 1.f})}), "scales must be positive"},
+      {op_on("Resize", {x, at::zeros({0}), at::tensor({1.f, 1.f, NAN, 1.f})}), "scales must be positive"},
+      {op_on("Resize", {x, at::zeros({0}), at::tensor({1.f, 1.f, 1e30f, 1.f})}), "entries per axis"},
+  };
+  for (const auto& [model, why] : cases) {
+    const auto message = run_error(model);
+    EXPECT_TRUE(contains(message, why)) << model.graph().node(0).op_type() << ": " << message;
+  }
+  // The most negative step once overflowed when negated; it now takes every entry backwards.
+  const auto model = op_on("Slice", {x, longs({3}), longs({INT64_MIN}), longs({3}), longs({INT64_MIN})});
+  const lumos::onnx::Graph graph(model, "");
+  EXPECT_EQ(graph.run({}, {graph.slot("y")}).front().size(3), 1);
+}

@@ -109,7 +109,9 @@ int Graph::add_slot(const std::string& name, const std::string& op, const std::s
   return slot;
 }
 
-Graph::Graph(const ::onnx::ModelProto& model, const std::string& model_dir) {
+// A function-try-block: whatever ATen or the standard library throws while a file is
+// turned into a graph (tensor sizes ATen refuses, ...) is the file's fault, a ModelError.
+Graph::Graph(const ::onnx::ModelProto& model, const std::string& model_dir) try {
   for (const auto& op_set : model.opset_import()) {
     if (op_set.domain().empty() || op_set.domain() == "ai.onnx") opset_ = static_cast<int>(op_set.version());
   }
@@ -182,6 +184,14 @@ Graph::Graph(const ::onnx::ModelProto& model, const std::string& model_dir) {
       throw ModelError("graph output '" + output.name + "' is not produced by any node");
     }
   }
+} catch (const c10::Error& e) {
+  throw ModelError("the model file is corrupt: " + first_line(e.what_without_backtrace()));
+} catch (const Error&) {
+  throw;
+} catch (const std::bad_alloc&) {
+  throw;
+} catch (const std::exception& e) {
+  throw ModelError("the model file is corrupt: " + first_line(e.what()));
 }
 
 int Graph::slot(const std::string& value_name) const {

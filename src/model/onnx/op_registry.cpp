@@ -1,9 +1,13 @@
 #include "model/onnx/op_registry.hpp"
 
 #include "lumos/error.hpp"
+#include "lumos/model.hpp"
 #include "model/onnx/tensor_proto.hpp"
+#include "util/checked.hpp"
 
 #include <onnx/onnx_pb.h>
+
+#include <atomic>
 
 namespace lumos::onnx {
 
@@ -71,6 +75,8 @@ void Node::fail(const std::string& message) const { throw ModelError(describe() 
 
 namespace {
 
+std::atomic<int64_t> created_elements_limit{int64_t{1} << 30};
+
 std::string count_text(int least, int most) {
   if (least == most) return std::to_string(least);
   if (most == kVariadic) return "at least " + std::to_string(least);
@@ -78,6 +84,19 @@ std::string count_text(int least, int most) {
 }
 
 }  // namespace
+
+int64_t max_created_elements() { return created_elements_limit.load(); }
+void set_max_created_elements(int64_t elements) { created_elements_limit.store(elements); }
+
+void check_created(at::IntArrayRef sizes, const std::string& what) {
+  const auto count = checked_product(sizes);
+  if (!count || *count > max_created_elements()) {
+    throw ModelError(what + " would make a tensor of shape " + shape_string(sizes) + ", " +
+                     (count ? std::to_string(*count) + " elements" : std::string("not a valid size")) +
+                     " (lumos makes at most " + std::to_string(max_created_elements()) +
+                     " from sizes given as data); the model asks for more than any classifier needs");
+  }
+}
 
 void OpSignature::check(const Node& node) const {
   const int in = node.num_inputs();

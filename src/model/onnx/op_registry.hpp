@@ -84,6 +84,16 @@ constexpr int kVariadic = std::numeric_limits<int>::max();
 // tensor size inside int64_t.
 constexpr int64_t kMaxExtent = int64_t{1} << 20;
 
+// The most elements an op may make from sizes that are data (Resize's sizes or scales,
+// Expand's and ConstantOfShape's shape, Tile's repeats, Range's bounds, Pad's pads):
+// such a size is a number in the file, not a tensor that exists, so it is checked before
+// anything is allocated. Default 2^30 (4 GiB of float32); the fuzzers lower it.
+int64_t max_created_elements();
+void set_max_created_elements(int64_t elements);
+// Throws ModelError naming `what` if a tensor of `sizes` is not a valid size (negative,
+// overflowing) or has more than max_created_elements() elements.
+void check_created(at::IntArrayRef sizes, const std::string& what);
+
 // What a node of an operator may look like: how many inputs and outputs, and the range
 // of integer attributes (for an INTS attribute, of each entry).
 class OpSignature {

@@ -112,7 +112,7 @@ template <typename Field>
 at::Tensor from_field(const Field& field, c10::ScalarType field_type, c10::ScalarType type) {
   using T = typename Field::value_type;
   auto t = at::empty({static_cast<int64_t>(field.size())}, at::TensorOptions().dtype(field_type));
-  std::memcpy(t.data_ptr(), field.data(), field.size() * sizeof(T));
+  if (field.size() > 0) std::memcpy(t.data_ptr(), field.data(), field.size() * sizeof(T));
   return t.to(type);
 }
 

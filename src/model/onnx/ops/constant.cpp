@@ -37,7 +37,9 @@ LUMOS_ONNX_OP(ConstantOfShape, "ConstantOfShape", 9, kLatestOpset, inputs(1)) {
   const auto fill = value.reshape({}).item();
   const auto options = value.options();
   return [fill, options](const Tensors& in) {
-    return Tensors{at::full(axes::read_ints(in[0], "ConstantOfShape's shape"), fill, options)};
+    const auto shape = axes::read_ints(in[0], "ConstantOfShape's shape");
+    check_created(shape, "ConstantOfShape");
+    return Tensors{at::full(shape, fill, options)};
   };
 }
 
@@ -52,8 +54,13 @@ LUMOS_ONNX_OP(Range, "Range", 11, kLatestOpset, inputs(3)) {
       throw ModelError("start, limit and delta must be scalars");
     }
     const double start = in[0].item<double>(), limit = in[1].item<double>(), delta = in[2].item<double>();
-    if (delta == 0) throw ModelError("delta is 0");
-    const auto count = static_cast<int64_t>(std::max(std::ceil((limit - start) / delta), 0.0));
+    // Counted in double (NaN for delta 0 or infinite bounds), so checked before it becomes an integer.
+    const double steps_wanted = std::ceil((limit - start) / delta);
+    if (!(steps_wanted <= static_cast<double>(max_created_elements()))) {
+      throw ModelError("start, limit and delta give " + std::to_string(steps_wanted) + " values (at most " +
+                       std::to_string(max_created_elements()) + ")");
+    }
+    const auto count = static_cast<int64_t>(std::max(steps_wanted, 0.0));
     // start + i * delta, computed exactly for integers and in double for floats.
     const auto wide = at::isFloatingType(type) ? at::kDouble : at::kLong;
     const auto steps = at::arange(count, at::TensorOptions().dtype(wide));

@@ -5,7 +5,6 @@
 #include "model/onnx/ops/elementwise_util.hpp"
 
 #include <algorithm>
-#include <limits>
 
 namespace lumos::onnx {
 namespace {
@@ -15,6 +14,9 @@ namespace {
 at::Tensor slice_axis(const at::Tensor& x, int64_t axis, int64_t start, int64_t end, int64_t step) {
   if (step == 0) throw ModelError("Slice step along axis " + std::to_string(axis) + " is 0");
   const int64_t size = x.size(axis);
+  // A step longer than the axis takes one entry, as a step of the axis's length does;
+  // bounding it keeps ATen's and the arithmetic below from overflowing.
+  step = std::clamp(step, -std::max<int64_t>(size, 1), std::max<int64_t>(size, 1));
   if (start < 0) start += size;
   if (end < 0) end += size;
   if (step > 0) {
@@ -29,7 +31,7 @@ at::Tensor slice_axis(const at::Tensor& x, int64_t axis, int64_t start, int64_t 
   end = std::clamp(end, int64_t{-1}, size - 1);
   if (start <= end) return x.slice(axis, 0, 0);
   const int64_t stride = -step;
-  const int64_t count = (start - end + stride - 1) / stride;
+  const int64_t count = (start - end - 1) / stride + 1;
   const int64_t lowest = start - (count - 1) * stride;
   return x.slice(axis, lowest, start + 1, stride).flip(axis);
 }

@@ -45,12 +45,20 @@ at::Tensor pad(const at::Tensor& x, const std::vector<int64_t>& pads, const std:
     begin[axis] = pads[i];
     end[axis] = pads[axes.size() + i];
   }
+  std::vector<int64_t> padded(rank);
   for (int64_t d = 0; d < rank; ++d) {
-    if (x.size(d) + begin[d] + end[d] < 0) {
+    // The pads may come from a tensor: added with overflow checks.
+    int64_t size = 0;
+    if (__builtin_add_overflow(x.size(d), begin[d], &size) || __builtin_add_overflow(size, end[d], &size)) {
+      throw ModelError("pads of " + std::to_string(begin[d]) + " and " + std::to_string(end[d]) + " are not sizes");
+    }
+    if (size < 0) {
       throw ModelError("pads crop dimension " + std::to_string(d) + " (size " + std::to_string(x.size(d)) +
                        ") below zero");
     }
+    padded[d] = size;
   }
+  check_created(padded, "Pad");
   if (mode == PadMode::Constant) return at::constant_pad_nd(x, aten_pad_order(begin, end), value);
   at::Tensor y = x;
   for (int64_t d = 0; d < rank; ++d) {

@@ -125,7 +125,10 @@ LUMOS_ONNX_OP(Expand, "Expand", 8, kLatestOpset, inputs(2)) {
   // Broadcasting goes both ways: a 1 in the shape keeps the input's size.
   return [](const Tensors& in) {
     const auto shape = axes::read_ints(in[1], "Expand's shape");
-    return Tensors{in[0].expand(at::infer_size(in[0].sizes(), shape))};
+    check_created(shape, "Expand");  // a view, but the next op makes it whole
+    const auto sizes = at::infer_size(in[0].sizes(), shape);
+    check_created(sizes, "Expand");
+    return Tensors{in[0].expand(sizes)};
   };
 }
 
@@ -136,6 +139,15 @@ LUMOS_ONNX_OP(Tile, "Tile", 6, kLatestOpset, inputs(2)) {
       throw ModelError("repeats has " + std::to_string(repeats.size()) + " entries but the input has rank " +
                        std::to_string(in[0].dim()));
     }
+    std::vector<int64_t> sizes;
+    for (size_t d = 0; d < repeats.size(); ++d) {
+      int64_t size = 0;
+      if (repeats[d] < 0 || __builtin_mul_overflow(in[0].size(d), repeats[d], &size)) {
+        throw ModelError("repeats " + std::to_string(repeats[d]) + " is not a count of copies");
+      }
+      sizes.push_back(size);
+    }
+    check_created(sizes, "Tile");
     return Tensors{in[0].repeat(repeats)};
   };
 }
