@@ -2,8 +2,8 @@
 
 #include "lumos/atomic_file.hpp"
 #include "lumos/error.hpp"
+#include "lumos/file.hpp"
 
-#include <fstream>
 #include <iomanip>
 #include <sstream>
 
@@ -46,11 +46,7 @@ std::string base64(const std::string& bytes) {
 }
 
 std::string embedded_png(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw Error("cannot read '" + path + "' to embed it in the report");
-  std::stringstream bytes;
-  bytes << file.rdbuf();
-  return "data:image/png;base64," + base64(bytes.str());
+  return "data:image/png;base64," + base64(read_file(path, "report picture", kMaxImageFileBytes));
 }
 
 constexpr const char* kStyle = R"(
