@@ -1,7 +1,7 @@
 // Reductions over axes (ReduceMean, ReduceSum, ... ReduceLogSumExp) and ArgMax/ArgMin.
 //
 // The axes are an attribute until they became an optional input: opset 13 for
-// ReduceSum, 18 for the others; each op has an entry for each form. With the input form, an empty axes list means "all
+// ReduceSum, 18 for the others; each op has a registry entry for each form. With the input form, an empty axes list means "all
 // axes" unless noop_with_empty_axes asks for the input back unchanged.
 #include "model/onnx/op_registry.hpp"
 #include "model/onnx/ops/axes.hpp"
@@ -83,31 +83,22 @@ Kernel arg_reduce(const Node& node, bool find_max) {
 
 }  // namespace
 
-// Each reduction twice: axes as an attribute, then as an optional input.
-LUMOS_ONNX_OP(ReduceMean, "ReduceMean", 1, 17, inputs(1)) { return reduce(node, mean, false); }
-LUMOS_ONNX_OP(ReduceMean18, "ReduceMean", 18, kLatestOpset, inputs(1, 2)) { return reduce(node, mean, true); }
-LUMOS_ONNX_OP(ReduceSum, "ReduceSum", 1, 12, inputs(1)) { return reduce(node, sum, false); }
-LUMOS_ONNX_OP(ReduceSum13, "ReduceSum", 13, kLatestOpset, inputs(1, 2)) { return reduce(node, sum, true); }
-LUMOS_ONNX_OP(ReduceMax, "ReduceMax", 1, 17, inputs(1)) { return reduce(node, max, false); }
-LUMOS_ONNX_OP(ReduceMax18, "ReduceMax", 18, kLatestOpset, inputs(1, 2)) { return reduce(node, max, true); }
-LUMOS_ONNX_OP(ReduceMin, "ReduceMin", 1, 17, inputs(1)) { return reduce(node, min, false); }
-LUMOS_ONNX_OP(ReduceMin18, "ReduceMin", 18, kLatestOpset, inputs(1, 2)) { return reduce(node, min, true); }
-LUMOS_ONNX_OP(ReduceProd, "ReduceProd", 1, 17, inputs(1)) { return reduce(node, prod, false); }
-LUMOS_ONNX_OP(ReduceProd18, "ReduceProd", 18, kLatestOpset, inputs(1, 2)) { return reduce(node, prod, true); }
-LUMOS_ONNX_OP(ReduceL1, "ReduceL1", 1, 17, inputs(1)) { return reduce(node, l1, false); }
-LUMOS_ONNX_OP(ReduceL1_18, "ReduceL1", 18, kLatestOpset, inputs(1, 2)) { return reduce(node, l1, true); }
-LUMOS_ONNX_OP(ReduceL2, "ReduceL2", 1, 17, inputs(1)) { return reduce(node, l2, false); }
-LUMOS_ONNX_OP(ReduceL2_18, "ReduceL2", 18, kLatestOpset, inputs(1, 2)) { return reduce(node, l2, true); }
-LUMOS_ONNX_OP(ReduceSumSquare, "ReduceSumSquare", 1, 17, inputs(1)) { return reduce(node, sum_square, false); }
-LUMOS_ONNX_OP(ReduceSumSquare18, "ReduceSumSquare", 18, kLatestOpset, inputs(1, 2)) {
-  return reduce(node, sum_square, true);
-}
-LUMOS_ONNX_OP(ReduceLogSum, "ReduceLogSum", 1, 17, inputs(1)) { return reduce(node, log_sum, false); }
-LUMOS_ONNX_OP(ReduceLogSum18, "ReduceLogSum", 18, kLatestOpset, inputs(1, 2)) { return reduce(node, log_sum, true); }
-LUMOS_ONNX_OP(ReduceLogSumExp, "ReduceLogSumExp", 1, 17, inputs(1)) { return reduce(node, log_sum_exp, false); }
-LUMOS_ONNX_OP(ReduceLogSumExp18, "ReduceLogSumExp", 18, kLatestOpset, inputs(1, 2)) {
-  return reduce(node, log_sum_exp, true);
-}
+// Each reduction has two entries: axes as an attribute before opset `since`, as an
+// optional input from it on.
+#define LUMOS_ONNX_REDUCTION(id, op_type, reduction, since)                                              \
+  LUMOS_ONNX_OP(id, op_type, 1, since - 1, inputs(1)) { return reduce(node, reduction, false); }         \
+  LUMOS_ONNX_OP(id##_axes_input, op_type, since, kLatestOpset, inputs(1, 2)) { return reduce(node, reduction, true); }
+
+LUMOS_ONNX_REDUCTION(ReduceMean, "ReduceMean", mean, 18)
+LUMOS_ONNX_REDUCTION(ReduceSum, "ReduceSum", sum, 13)
+LUMOS_ONNX_REDUCTION(ReduceMax, "ReduceMax", max, 18)
+LUMOS_ONNX_REDUCTION(ReduceMin, "ReduceMin", min, 18)
+LUMOS_ONNX_REDUCTION(ReduceProd, "ReduceProd", prod, 18)
+LUMOS_ONNX_REDUCTION(ReduceL1, "ReduceL1", l1, 18)
+LUMOS_ONNX_REDUCTION(ReduceL2, "ReduceL2", l2, 18)
+LUMOS_ONNX_REDUCTION(ReduceSumSquare, "ReduceSumSquare", sum_square, 18)
+LUMOS_ONNX_REDUCTION(ReduceLogSum, "ReduceLogSum", log_sum, 18)
+LUMOS_ONNX_REDUCTION(ReduceLogSumExp, "ReduceLogSumExp", log_sum_exp, 18)
 
 LUMOS_ONNX_OP(ArgMax, "ArgMax", 1, kLatestOpset, inputs(1)) { return arg_reduce(node, true); }
 LUMOS_ONNX_OP(ArgMin, "ArgMin", 1, kLatestOpset, inputs(1)) { return arg_reduce(node, false); }
