@@ -144,11 +144,13 @@ TEST_F(Robustness, ExternalDataCannotEscapeTheModelsFolder) {
   fs::create_directories(path("model"));
   written("outside.bin", kFourFloats);
   fs::create_symlink(path("outside.bin"), path("model/link.bin"));
+  fs::create_symlink("/dev/zero", path("model/zero.bin"));
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"/etc/passwd", "is an absolute path"},
       {"../outside.bin", "leaves the folder (..)"},
       {"sub/../../outside.bin", "leaves the folder (..)"},
       {"link.bin", "is a symbolic link to a file outside the folder"},
+      {"zero.bin", "is a symbolic link to a file outside the folder"},
       {"", "without a location"},
       {"absent.bin", "cannot find its external data file 'absent.bin'"},
   };
@@ -180,10 +182,16 @@ TEST_F(Robustness, ExternalDataOffsetsAndLengthsAreValidated) {
     const auto message = error_of<lumos::ModelError>([&] { lumos::Model::load(path("model.onnx")); });
     EXPECT_TRUE(contains(message, why)) << message;
   }
-  // A FIFO as the data file is refused at once.
+  // A FIFO or a folder as the data file is refused at once.
   fifo("pipe.bin");
-  with_external_weight({{"location", "pipe.bin"}}).save(path("model.onnx"));
-  EXPECT_TRUE(contains(error_of<lumos::ModelError>([&] { lumos::Model::load(path("model.onnx")); }), "is a FIFO"));
+  fs::create_directories(path("weights.bin"));
+  for (const auto& [location, what] : {std::pair{"pipe.bin", "is a FIFO"}, std::pair{"weights.bin", "is a folder"},
+                                       std::pair{".", "is a folder"}}) {
+    with_external_weight({{"location", location}}).save(path("model.onnx"));
+    const auto message = error_of<lumos::ModelError>([&] { lumos::Model::load(path("model.onnx")); });
+    EXPECT_TRUE(contains(message, "external data file '")) << message;
+    EXPECT_TRUE(contains(message, what)) << location << ": " << message;
+  }
 }
 
 // A model that did not come from a file has no folder to read external data from.
@@ -218,6 +226,27 @@ TEST_F(Robustness, InputShapesNoImageHasAreModelErrors) {
     const auto message = error_of<lumos::ModelError>([&] { lumos::Model::load(path("model.onnx")); });
     EXPECT_TRUE(contains(message, "which no image batch has")) << message;
   }
+}
+
+// An output declared without a shape is checked when it runs: a feature map or an integer
+// output is not class scores (once flattened into "classes" without a word); [N, classes, 1, 1] is.
+TEST_F(Robustness, OutputsThatAreNotClassScoresAreCaughtWhenTheyRun) {
+  const auto batch = at::rand({2, 3, 4, 4});
+  const auto load = [&](const std::string& op) {
+    OnnxBuilder b;
+    b.input("x", {-1, 3, 4, 4}).output("y", {});
+    b.node(op, {"x"}, {"y"});
+    b.save(path(op + ".onnx"));
+    return lumos::Model::load(path(op + ".onnx"));
+  };
+  auto message = error_of<lumos::ModelError>([&] { load("Relu")->scores(batch); });
+  EXPECT_TRUE(contains(message, "returns scores of shape [2,3,4,4]; an image classifier returns [N, classes]"))
+      << message;
+  message = error_of<lumos::ModelError>([&] { load("ArgMax")->scores(batch); });
+  EXPECT_TRUE(contains(message, "returns Long values of shape [1,3,4,4]")) << message;
+  const auto pooled = load("GlobalAveragePool")->scores(batch);
+  EXPECT_EQ(pooled.sizes(), (std::vector<int64_t>{2, 3}));
+  EXPECT_TRUE(at::allclose(pooled, batch.mean({2, 3})));
 }
 
 TEST_F(Robustness, GraphsThatAreNotSsaAreModelErrors) {
@@ -342,6 +371,10 @@ TEST_F(Robustness, SizesGivenAsDataAreCheckedFirst) {
       {op_on("Pad", {x, longs({0, 0, INT64_MAX, 0, 0, 0, INT64_MAX, 0})}), "are not sizes"},
       {op_on("Pad", {x, longs({0, 0, huge, 0, 0, 0, huge, 0})}), "Pad would make"},
       {op_on("Resize", {x, at::zeros({0}), at::zeros({0}), longs({1, 3, 1 << 23, 1 << 23})}), "Resize would make"},
+      // Axes are resampled one at a time: the tensor made on the way counts, not only the
+      // output (a campaign's slowest input resized a short axis to a long one first).
+      {op_on("Resize", {at::rand({1, 3, 64, 64}), at::zeros({0}), at::zeros({0}), longs({1, 3, 1, 1 << 24})}),
+       "Resize would make a tensor of shape [1,3,64,16777216]"},
       {op_on("Resize", {x, at::zeros({0}), at::tensor({1.f, 1.f, INFINITY, 1.f})}), "scales must be positive"},
       {op_on("Resize", {x, at::zeros({0}), at::tensor({1.f, 1.f, NAN, 1.f})}), "scales must be positive"},
       {op_on("Resize", {x, at::zeros({0}), at::tensor({1.f, 1.f, 1e30f, 1.f})}), "entries per axis"},
