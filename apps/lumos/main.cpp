@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   auto* explain_command = add_explain_command(app, explain);
   EvalOptions eval;
   auto* eval_command = add_eval_command(app, eval);
+  ReportCommandOptions report;
+  auto* report_command = add_report_command(app, report);
 
   try {
     app.parse(argc, argv);
@@ -51,6 +53,7 @@ int main(int argc, char** argv) {
     if (predict_command->parsed()) return run_predict(predict);
     if (explain_command->parsed()) return run_explain(explain);
     if (eval_command->parsed()) return run_eval(eval);
+    if (report_command->parsed()) return run_report(report);
   } catch (...) {
     return report_current_exception();
   }
