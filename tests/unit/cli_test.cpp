@@ -367,7 +367,13 @@ namespace {
 void expect_same_record(const nlohmann::json& actual, const nlohmann::json& expected, const std::string& where) {
   if (expected.is_number()) {
     ASSERT_TRUE(actual.is_number()) << where << ": " << actual;
-    if (where.find(".time_ms") != std::string::npos || where.find(".timings_ms.") != std::string::npos) return;
+    const auto ends_with = [&](const std::string& end) {
+      return where.size() >= end.size() && where.compare(where.size() - end.size(), end.size(), end) == 0;
+    };
+    if (where.find(".time_ms") != std::string::npos || where.find(".timings_ms.") != std::string::npos ||
+        ends_with(".ms") || where.find(".tp.") != std::string::npos) {
+      return;  // times; in the report's data "ms" and "tp"
+    }
     const double a = actual.get<double>(), e = expected.get<double>();
     EXPECT_LE(std::abs(a - e), 1e-3 * std::max(std::abs(a), std::abs(e)) + 1e-9) << where << ": " << a << " vs " << e;
   } else if (expected.is_object()) {
@@ -408,8 +414,8 @@ std::string blanked(std::string text, const std::string& prefix, const std::stri
 
 }  // namespace
 
-// explain's output, pinned: every file name, every key and number of explanation.json, and the
-// report's text (pictures and times left out). tests/golden/explain_bundled/ holds what the CLI
+// explain's output, pinned: every file name, every key and number of explanation.json and of the
+// report's data (pictures left out), and summary.csv's columns. tests/golden/explain_bundled/ holds what the CLI
 // wrote when the explain job moved into the library; an image given twice shows how folders are
 // named and that an image's numbers do not depend on the batch it is in.
 TEST(CliExplain, BundledOutputIsPinned) {
@@ -439,13 +445,20 @@ TEST(CliExplain, BundledOutputIsPinned) {
     expect_same_record(json, expected, folder);
   }
 
-  // The report with its pictures and times blanked, and the machine's paths replaced.
+  // The report's data with its pictures blanked and the machine's paths replaced; summary.csv's columns.
   const std::string model_dir =
       fs::path(nlohmann::json::parse(read_all(out / "astronaut" / "explanation.json"))["model"].get<std::string>())
           .parent_path()
           .string();
   std::string report = replaced(replaced(read_all(out / "report.html"), samples, "<samples>"), model_dir, "<models>");
+  report = replaced(report, out.string(), "<out>");
   report = blanked(report, "data:image/png;base64,", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=");
-  report = blanked(report, "time ", "0123456789");
-  EXPECT_EQ(report, read_all(golden / "report.html"));
+  report = blanked(report, "data:image/jpeg;base64,", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=");
+  const size_t marker = report.find("LUMOS_DATA=");
+  ASSERT_NE(marker, std::string::npos);
+  const size_t start = marker + 11;
+  expect_same_record(nlohmann::json::parse(report.substr(start, report.find(";\n", start) - start)),
+                     nlohmann::json::parse(read_all(golden / "report_data.json")), "report");
+  const std::string csv = read_all(out / "summary.csv");
+  EXPECT_EQ(csv.substr(0, csv.find('\n') + 1), read_all(golden / "summary_header.csv"));
 }
