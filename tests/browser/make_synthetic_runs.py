@@ -14,7 +14,6 @@ what the report must show.
 import argparse
 import json
 import os
-import random
 
 import cv2
 import numpy as np
@@ -41,21 +40,43 @@ def thumbnail(image):
     return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
-def write_image(folder, name, rng, layer, thumbnails):
+WIDTH, HEIGHT = 96, 72
+
+
+class Pictures:
+    """A few pictures of each kind, encoded once (writing bytes is what makes 1000 folders quick)."""
+
+    def __init__(self, rng):
+        def encoded(image):
+            return cv2.imencode(".png", image)[1].tobytes(), cv2.imencode(".jpg", thumbnail(image))[1].tobytes()
+
+        self.kinds = {hue: [encoded(picture(rng, WIDTH, HEIGHT, hue)) for _ in range(8)] for hue in (20, 60, 100, 120)}
+        self.mask = cv2.imencode(".png", np.zeros((HEIGHT, WIDTH), np.uint8))[1].tobytes()
+
+    def pick(self, rng, hue):
+        return self.kinds[hue][int(rng.integers(0, 8))]
+
+
+def write_image(folder, name, rng, pictures, layer, thumbnails):
     os.makedirs(folder, exist_ok=True)
-    width, height = 96, 72
+    width, height = WIDTH, HEIGHT
     probabilities = rng.dirichlet(np.full(len(LABELS), 0.3))
     order = list(np.argsort(-probabilities))
     targets = [order[0]] + ([order[1]] if rng.random() < 0.1 else [])  # some images explain their top 2
     box = [int(rng.integers(0, 40)), int(rng.integers(0, 30))]
     box += [box[0] + int(rng.integers(10, 50)), box[1] + int(rng.integers(10, 40))]
 
-    def save(file, image):
-        cv2.imwrite(os.path.join(folder, file), image)
-        if thumbnails:
-            cv2.imwrite(os.path.join(folder, file[:-4] + ".thumb.jpg"), thumbnail(image))
+    def write(file, data):
+        with open(os.path.join(folder, file), "wb") as f:
+            f.write(data)
 
-    save("input.png", picture(rng, width, height, 20))
+    def save(file, hue):
+        png, jpeg = pictures.pick(rng, hue)
+        write(file, png)
+        if thumbnails:
+            write(file[:-4] + ".thumb.jpg", jpeg)
+
+    save("input.png", 20)
     record = {
         "image": name, "size": [width, height], "thumbnail": "input.thumb.jpg", "model": "models/fashion.onnx",
         "scores": "logits (the model's output)", "preprocess": "unit", "boxes": [box],
@@ -69,12 +90,12 @@ def write_image(folder, name, rng, layer, thumbnails):
         methods = []
         for method in METHODS:
             stem = method + "_" + label
-            save(stem + ".png", picture(rng, width, height, 120 if method == "lime" else 100))
+            save(stem + ".png", 120 if method == "lime" else 100)
             entry = {"method": method, "file": stem + ".png", "thumbnail": stem + ".thumb.jpg",
                      "time_ms": float(rng.uniform(5, 50))}
             if method == "lime":
-                cv2.imwrite(os.path.join(folder, stem + "_mask.png"), np.zeros((height, width), np.uint8))
-                cv2.imwrite(os.path.join(folder, stem + "_heatmap.png"), picture(rng, width, height, 60))
+                write(stem + "_mask.png", pictures.mask)
+                write(stem + "_heatmap.png", pictures.pick(rng, 60)[0])
                 weights = sorted(rng.normal(0, 1, 20), key=lambda w: -abs(w))
                 entry.update({"mask": stem + "_mask.png", "heatmap": stem + "_heatmap.png", "segments": 20,
                               "samples": 1000, "intercept": float(rng.normal()), "r2": float(rng.uniform(0, 1)),
@@ -98,7 +119,7 @@ def main():
     parser.add_argument("--shards", type=int, default=2)
     args = parser.parse_args()
     rng = np.random.default_rng(7)
-    random.seed(7)
+    pictures = Pictures(rng)
     runs = [[] for _ in range(args.shards)]
     expected = []  # what the report shows, in its order: shard by shard
     records = {}
@@ -117,7 +138,8 @@ def main():
                 entries.append({"image": name, "error": "cannot read '%s': not a picture" % name})
                 shown.append({"image": name, "error": True})
                 continue
-            records[name] = write_image(os.path.join(run, folder), name, rng, "last_block", thumbnails=j % 50 != 3)
+            records[name] = write_image(os.path.join(run, folder), name, rng, pictures, "last_block",
+                                        thumbnails=j % 50 != 3)
             entries.append({"image": name, "folder": folder})
             shown.append({"image": name, "record": records[name]})
         for name, layer, folder in extra:
@@ -129,7 +151,7 @@ def main():
                     with open(os.path.join(src, file), "rb") as a, open(os.path.join(run, folder, file), "wb") as b:
                         b.write(a.read())
             else:
-                shown.append({"image": name, "record": write_image(os.path.join(run, folder), name, rng, layer, True)})
+                shown.append({"image": name, "record": write_image(os.path.join(run, folder), name, rng, pictures, layer, True)})
             entries.append({"image": name, "folder": folder})
         with open(os.path.join(run, "run.json"), "w") as f:
             json.dump({"images": entries}, f, indent=2)
