@@ -12,7 +12,9 @@
 
 #include <filesystem>
 #include <iostream>
+#include <algorithm>
 #include <map>
+#include <set>
 
 namespace lumos::cli {
 namespace {
@@ -105,7 +107,7 @@ std::vector<std::vector<Box>> boxes_of(const std::string& file, const std::vecto
   std::map<std::string, std::vector<Box>> listed;
   for (auto& boxed : read_boxes(file)) listed[fs::path(boxed.name).lexically_normal().string()] = std::move(boxed.boxes);
   std::vector<std::vector<Box>> boxes(paths.size());
-  std::map<std::string, bool> used;
+  std::set<std::string> used;
   for (size_t i = 0; i < paths.size(); ++i) {
     std::vector<std::string> names{fs::path(paths[i]).lexically_normal().string()};
     for (const auto& folder : given) {
@@ -116,18 +118,15 @@ std::vector<std::vector<Box>> boxes_of(const std::string& file, const std::vecto
       const auto it = listed.find(name);
       if (it == listed.end()) continue;
       boxes[i] = it->second;
-      used[name] = true;
+      used.insert(name);
       break;
     }
   }
-  if (used.size() < listed.size()) {
-    for (const auto& [name, unused] : listed) {
-      if (used.count(name)) continue;
-      print_error("warning: --boxes: " + std::to_string(listed.size() - used.size()) + " of the " +
-                  std::to_string(listed.size()) + " images in '" + file + "' are not among the images given, e.g. '" +
-                  name + "' (name them as given to -i, or relative to its folder)");
-      break;
-    }
+  const auto unused = std::find_if(listed.begin(), listed.end(), [&](const auto& item) { return !used.count(item.first); });
+  if (unused != listed.end()) {
+    print_error("warning: --boxes: " + std::to_string(listed.size() - used.size()) + " of the " +
+                std::to_string(listed.size()) + " images in '" + file + "' are not among the images given, e.g. '" +
+                unused->first + "' (name them as given to -i, or relative to its folder)");
   }
   return boxes;
 }

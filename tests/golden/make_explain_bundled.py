@@ -37,7 +37,7 @@ def main(lumos):
         report = re.sub(r"data:image/(png|jpeg);base64,[A-Za-z0-9+/=]+", r"data:image/\1;base64,…", report)
         start = report.index("LUMOS_DATA=") + len("LUMOS_DATA=")
         data = json.loads(report[start:report.index(";\n", start)])
-        header = open(os.path.join(out, "summary.csv"), encoding="utf-8").readline()
+        header = open(os.path.join(out, "summary.csv"), encoding="utf-8", newline="").readline()
     os.makedirs(golden, exist_ok=True)
     with open(os.path.join(golden, "files.txt"), "w") as f:
         f.write("".join(name + "\n" for name in files))
