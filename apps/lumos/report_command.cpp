@@ -17,7 +17,7 @@ void write_report_files(const std::vector<std::string>& runs, const std::string&
   for (const auto& note : written.notes) print_error("warning: " + note);
   // Paths as the user gave them: relative stays relative.
   std::cout << "report: " << (std::filesystem::path(out) / "report.html").string() << " ("
-            << written.images << " images" << (written.self_contained ? ", self-contained" : "") << "); table: "
+            << written.images << (written.images == 1 ? " image" : " images") << (written.self_contained ? ", self-contained" : "") << "); table: "
             << (std::filesystem::path(out) / "summary.csv").string() << "\n";
 }
 

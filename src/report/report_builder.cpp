@@ -48,8 +48,13 @@ std::string text_of(const json& object, const char* key) {
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// A file in the image's own folder: the report reads nothing an explanation.json points to elsewhere.
+bool in_folder(const std::string& file) {
+  return !file.empty() && file[0] != '.' && file.find('/') == std::string::npos && file.find('\\') == std::string::npos;
+}
+
 bool is_picture(const std::string& file) {
-  return file.size() > 4 && file.compare(file.size() - 4, 4, ".png") == 0 && file.find('/') == std::string::npos;
+  return in_folder(file) && file.size() > 4 && file.compare(file.size() - 4, 4, ".png") == 0;
 }
 
 std::string read_bytes(const fs::path& path) {
@@ -120,7 +125,7 @@ class Pictures {
   // The thumbnail of `picture`: the one the run wrote, else one made now (under
   // out/thumbnails/<run>/<folder>/ for a linked report). "" when the picture is missing.
   std::string thumbnail(size_t run, const fs::path& folder, const std::string& picture, std::string listed) {
-    if (listed.empty() || listed.find('/') != std::string::npos) listed = thumbnail_file(picture);
+    if (!in_folder(listed)) listed = thumbnail_file(picture);
     if (fs::exists(folder / listed)) return embed_ ? data_uri("jpeg", read_bytes(folder / listed)) : listed;
     const cv::Mat pixels = decoded_rgb(folder / picture);
     if (pixels.empty()) {
@@ -190,7 +195,7 @@ class GalleryData {
     for (const auto& [key, value] : method.items()) {
       if (key == "method" || key == "thumbnail") continue;
       if (key == "file") {
-        entry["f"] = pictures_.picture(item.folder, value.get<std::string>());
+        if (is_picture(value.get<std::string>())) entry["f"] = pictures_.picture(item.folder, value.get<std::string>());
       } else if (key == "time_ms") {
         entry["ms"] = number_of(value);
       } else if (key == "empty") {
@@ -213,7 +218,7 @@ class GalleryData {
       }
     }
     const std::string file = text_of(method, "file");
-    if (!file.empty()) entry["th"] = pictures_.thumbnail(item.run, item.folder, file, text_of(method, "thumbnail"));
+    if (is_picture(file)) entry["th"] = pictures_.thumbnail(item.run, item.folder, file, text_of(method, "thumbnail"));
     if (!numbers.empty()) entry["x"] = numbers;
     if (!pictures.empty()) entry["pic"] = pictures;
     return entry;

@@ -236,3 +236,19 @@ TEST(SummaryCsv, OneRowPerImageAndTargetQuotedAsRfc4180Says) {
   EXPECT_EQ(first, run.string() + ",\"dir/a, \"\"quoted\"\".png\",../run/a,,1,cat,0.75,2.5,1,cat,0.75,0,class 0,0.25,12.25,0,0.5\r");
   EXPECT_EQ(second, run.string() + ",dir/b.png,,cannot read it,,,,,,,,,,,,,\r");
 }
+
+TEST(Report, ReadsOnlyFilesInTheImagesOwnFolder) {
+  const fs::path run = work_dir() / "outside" / "run";
+  write_image(run, "x", "x.png", "cat", 0.9, 0.5);
+  auto record = json::parse(read_all(run / "x" / "explanation.json"));
+  record["targets"][0]["methods"][0]["file"] = "../../secret.png";
+  record["targets"][0]["methods"][0]["mask"] = "/etc/secret.png";
+  std::ofstream(run / "x" / "explanation.json") << record.dump();
+  lumos::ReportOptions embed;
+  embed.self_contained = true;
+  const json method = gallery_data(lumos::write_report({run.string()}, (work_dir() / "outside" / "out").string(), embed))
+                          ["images"][0]["t"][0]["m"][0];
+  EXPECT_FALSE(method.contains("f"));
+  EXPECT_FALSE(method.contains("th"));
+  EXPECT_FALSE(method.contains("pic"));
+}

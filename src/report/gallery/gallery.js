@@ -169,13 +169,13 @@
       return html + '</button></li>';
     }
     html += '<div class="thumbs">' + thumb(img, img.th, 'input ' + img.i, 'input');
-    e.t.m.forEach(function (r) {
+    (e.t ? e.t.m : []).forEach(function (r) {
       var m = D.methods[r.k];
       html += thumb(img, r.th, m.title + ' for ' + e.t.l, m.title + (r.e ? ' (empty)' : ''));
     });
     html += '</div><div class="name">' + esc(img.i) + '</div><div class="facts">';
     if (p) html += '<b class="predicted">' + esc(p[1]) + '</b> <span class="probability">' + percent(p[2]) + '</span>';
-    if (!p || e.t.c !== p[0]) html += ' · target <b class="target">' + esc(e.t.l) + '</b> ' + percent(e.t.p);
+    if (e.t && (!p || e.t.c !== p[0])) html += ' · target <b class="target">' + esc(e.t.l) + '</b> ' + percent(e.t.p);
     var numbers = keyNumbers(e);
     if (numbers) html += '<div class="numbers">' + esc(numbers) + '</div>';
     return html + '</div></button></li>';
@@ -244,6 +244,7 @@
   function detailBody(e) {
     var img = e.img;
     if (img.err) return '<p class="error">' + esc(img.err) + '</p>' + settingsTable(img);
+    if (!e.t) e = { img: img, t: { c: -1, l: '', m: [] } };  // predictions only
     var html = '<div class="pictures">' +
       figure(img, img['in'], 'input ' + img.i, 'input', img.z ? img.z[0] + '×' + img.z[1] + ' px' : '', true);
     e.t.m.forEach(function (r) {
