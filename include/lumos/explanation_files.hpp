@@ -61,9 +61,11 @@ struct RunRecordEntry {
   std::string error;
 };
 
-// Writes `dir`/run.json, the run's inputs in order, atomically. The report builder (report.hpp)
+// Writes `dir`/`name`, the run's inputs in order, atomically. The report builder (report.hpp)
 // shows a run as it was from it: its images in order, the ones that failed, and not the folders
-// an earlier run left in the same place.
-void write_run_record(const std::string& dir, const std::vector<RunRecordEntry>& entries);
+// an earlier run left in the same place. Runs that share one folder (shards) each write their
+// own record, run.<part>.json (e.g. run.shard-2-of-4.json); the builder reads them all.
+void write_run_record(const std::string& dir, const std::vector<RunRecordEntry>& entries,
+                      const std::string& name = "run.json");
 
 }  // namespace lumos

@@ -84,7 +84,7 @@ std::string explanation_json(const ImageResult& result, const RunSummary& run, c
   return record.dump(2);
 }
 
-void write_run_record(const std::string& dir, const std::vector<RunRecordEntry>& entries) {
+void write_run_record(const std::string& dir, const std::vector<RunRecordEntry>& entries, const std::string& name) {
   json images = json::array();
   for (const auto& entry : entries) {
     json item{{"image", entry.image}};
@@ -93,7 +93,7 @@ void write_run_record(const std::string& dir, const std::vector<RunRecordEntry>&
     images.push_back(item);
   }
   const std::string text = json{{"images", images}}.dump(2) + "\n";
-  write_file_atomically((std::filesystem::path(dir) / "run.json").string(), {text});
+  write_file_atomically((std::filesystem::path(dir) / name).string(), {text});
 }
 
 }  // namespace lumos

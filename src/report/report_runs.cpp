@@ -42,6 +42,20 @@ std::vector<fs::path> subfolders(const fs::path& dir) {
   return found;
 }
 
+// The folder's run records in name order: run.json, and run.<part>.json of runs that shared
+// the folder (shards writing into one place name their records apart).
+std::vector<fs::path> run_records(const fs::path& dir) {
+  std::vector<fs::path> found;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    const bool record = name == "run.json" || (name.size() > 9 && name.rfind("run.", 0) == 0 &&
+                                               name.compare(name.size() - 5, 5, ".json") == 0);
+    if (record && entry.is_regular_file()) found.push_back(entry.path());
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
 std::string json_string(const json& object, const char* key) {
   const auto it = object.find(key);
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
@@ -73,11 +87,12 @@ void add_run(ReportRuns& out, const RunFolder& run) {
     if (!item.error.empty()) out.notes.push_back(item.error);
     out.items.push_back(std::move(item));
   };
-  const fs::path record = run.path / "run.json";
-  if (is_file(record)) {
+  const auto records = run_records(run.path);
+  for (const auto& record : records) {
     const json listed = read_json(record);
     if (!listed.is_object() || !listed.contains("images") || !listed["images"].is_array()) {
-      throw InputError("'" + record.string() + "' is not a run.json of lumos explain; remove it to report the run's folders");
+      throw InputError("'" + record.string() + "' is not a run record of lumos explain; remove it to report the "
+                       "run's folders");
     }
     for (const auto& entry : listed["images"]) {
       const std::string image = json_string(entry, "image"), folder = json_string(entry, "folder");
@@ -87,8 +102,8 @@ void add_run(ReportRuns& out, const RunFolder& run) {
         add_folder(run.path / folder, image);
       }
     }
-    return;
   }
+  if (!records.empty()) return;
   if (is_file(run.path / "explanation.json")) {
     add_folder(run.path, run.path.filename().string());
     return;
@@ -119,7 +134,7 @@ ReportRuns read_runs(const std::vector<std::string>& folders) {
       throw InputError("'" + given + "' is not a folder; give the folders lumos explain wrote (its -o)");
     }
     const auto inside = subfolders(path);
-    const bool is_run = is_file(path / "run.json") || is_file(path / "explanation.json") ||
+    const bool is_run = !run_records(path).empty() || is_file(path / "explanation.json") ||
                         std::any_of(inside.begin(), inside.end(),
                                     [](const fs::path& sub) { return is_file(sub / "explanation.json"); });
     std::vector<RunFolder> found;
@@ -127,7 +142,7 @@ ReportRuns read_runs(const std::vector<std::string>& folders) {
       found.push_back({given, path});
     } else {
       for (const auto& sub : inside) {
-        if (is_file(sub / "run.json")) found.push_back({(fs::path(given) / sub.filename()).string(), sub});
+        if (!run_records(sub).empty()) found.push_back({(fs::path(given) / sub.filename()).string(), sub});
       }
     }
     if (found.empty()) {

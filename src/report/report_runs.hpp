@@ -29,9 +29,10 @@ struct ReportRuns {
   std::vector<std::string> notes;  // what the reader should know: duplicates skipped, files unreadable
 };
 
-// Reads each folder: a run (its run.json lists its images in order and its failures; without
-// one, every subfolder holding an explanation.json, sorted), one image's folder, or a folder of
-// runs (subfolders with a run.json, sorted). An image that two runs explained with the same
+// Reads each folder: a run (its run.json lists its images in order and its failures; runs that
+// shared the folder add run.<part>.json files, read in name order; without any, every subfolder
+// holding an explanation.json, sorted), one image's folder, or a folder of runs (subfolders with
+// a run record, sorted). An image that two runs explained with the same
 // settings is shown once (the first); with different settings, both. A folder given twice counts
 // once. Throws InputError for a folder that is missing or holds no explanation.
 ReportRuns read_runs(const std::vector<std::string>& folders);

@@ -252,3 +252,17 @@ TEST(Report, ReadsOnlyFilesInTheImagesOwnFolder) {
   EXPECT_FALSE(method.contains("th"));
   EXPECT_FALSE(method.contains("pic"));
 }
+
+TEST(Report, ReadsEveryRunRecordOfAFolderSharedByShards) {
+  const fs::path shared = work_dir() / "shared" / "out";
+  write_image(shared, "a", "a.png", "cat", 0.9, 0.5);
+  write_image(shared, "b", "b.png", "dog", 0.8, 0.5);
+  write_image(shared, "stale", "old.png", "owl", 0.8, 0.5);  // left by an earlier run: in no record
+  lumos::write_run_record(shared.string(), {{"b.png", "b", ""}}, "run.shard-2-of-2.json");
+  lumos::write_run_record(shared.string(), {{"a.png", "a", ""}, {"c.png", "", "cannot read 'c.png'"}},
+                          "run.shard-1-of-2.json");
+  const json data = gallery_data(lumos::write_report({shared.string()}, (work_dir() / "shared" / "report").string()));
+  std::vector<std::string> images;
+  for (const auto& image : data["images"]) images.push_back(image["i"]);
+  EXPECT_EQ(images, (std::vector<std::string>{"a.png", "c.png", "b.png"}));
+}
