@@ -16,7 +16,8 @@ import time
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--no-default-browser-check",
-         "--disable-extensions", "--hide-scrollbars", "--mute-audio", "--remote-debugging-pipe"]
+         "--disable-extensions", "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio",
+         "--remote-debugging-pipe"]
 
 
 class BrowserError(Exception):
