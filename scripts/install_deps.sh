@@ -15,6 +15,7 @@ packages=(
   dataset-fashion-mnist                      # the cluttered Fashion-MNIST localisation benchmark
   python3-torch python3-torchvision python3-onnx python3-numpy
   python3-skimage python3-sklearn python3-opencv   # reference numbers for the tests
+  chromium                                   # the report's browser test (headless)
 )
 
 missing=()

@@ -106,7 +106,10 @@ CLI::Validator one_of(const std::vector<std::string>& choices) {
 
 int64_t max_threads() { return 4 * static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency())); }
 
-std::string usage_message(const CLI::ParseError& error) {
+namespace {
+
+// The message for the error alone.
+std::string parse_error_text(const CLI::ParseError& error, const std::string& commands) {
   const std::string text = error.what();
   const auto after = [&](const std::string& marker) {
     const auto at = text.find(marker);
@@ -136,7 +139,7 @@ std::string usage_message(const CLI::ParseError& error) {
     }
   }
   if (dynamic_cast<const CLI::RequiredError*>(&error) && text.rfind("A subcommand", 0) == 0) {
-    return "no command given; give one of layers, predict, explain, eval";
+    return "no command given; give one of " + commands;
   }
   if (dynamic_cast<const CLI::ExcludesError*>(&error)) return before(" excludes ") + " and " + after(" excludes ") + " cannot be used together";
   if (dynamic_cast<const CLI::RequiresError*>(&error)) return before(" requires ") + " needs " + after(" requires ") + " as well";
@@ -147,6 +150,23 @@ std::string usage_message(const CLI::ParseError& error) {
     message[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(message[0])));
   }
   return message;
+}
+
+}  // namespace
+
+std::string usage_message(const CLI::ParseError& error, const CLI::App& app) {
+  std::string commands;
+  for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    commands += (commands.empty() ? "" : ", ") + sub->get_name();
+  }
+  std::string command = "lumos";
+  for (const auto* sub : app.get_subcommands()) command += " " + sub->get_name();
+  // "lumos bogus": CLI11 says only that a subcommand is required.
+  const auto rest = app.remaining();
+  const bool unknown_command = command == "lumos" && !rest.empty() && rest.front().rfind('-', 0) != 0;
+  return (unknown_command ? "unknown command '" + rest.front() + "'; give one of " + commands
+                          : parse_error_text(error, commands)) +
+         " — run '" + command + " --help' for the options";
 }
 
 void prepare_output_folder(const std::string& path) {

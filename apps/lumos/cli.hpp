@@ -49,8 +49,9 @@ constexpr int64_t kMaxSteps = 10000;             // deletion/insertion steps
 // At most 4 threads per core: more only adds switching (and --threads 100000 took minutes to start).
 int64_t max_threads();
 
-// The one-line message for a command-line parse error (CLI11's own texts rewritten).
-std::string usage_message(const CLI::ParseError& error);
+// The one-line message for a command-line parse error of `app` (CLI11's own texts
+// rewritten), ending with where to find the options.
+std::string usage_message(const CLI::ParseError& error, const CLI::App& app);
 
 // Creates the output folder (and its parents); UsageError for an empty path, InputError
 // naming the path and the reason (a file in the way, no permission, a symlink loop).

@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
   auto* explain_command = add_explain_command(app, explain);
   EvalOptions eval;
   auto* eval_command = add_eval_command(app, eval);
+  ReportCommandOptions report;
+  auto* report_command = add_report_command(app, report);
 
   try {
     app.parse(argc, argv);
@@ -37,14 +39,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::string command = "lumos";
-    for (const auto* sub : app.get_subcommands()) command += " " + sub->get_name();
-    // "lumos bogus": CLI11 says only that a subcommand is required.
-    const auto rest = app.remaining();
-    const bool unknown_command = command == "lumos" && !rest.empty() && rest.front().rfind('-', 0) != 0;
-    print_error((unknown_command ? "unknown command '" + rest.front() + "'; give one of layers, predict, explain, eval"
-                                 : usage_message(e)) +
-                " — run '" + command + " --help' for the options");
+    print_error(usage_message(e, app));
     return kUsageError;
   }
 
@@ -57,6 +52,7 @@ int main(int argc, char** argv) {
     if (predict_command->parsed()) return run_predict(predict);
     if (explain_command->parsed()) return run_explain(explain);
     if (eval_command->parsed()) return run_eval(eval);
+    if (report_command->parsed()) return run_report(report);
   } catch (...) {
     return report_current_exception();
   }

@@ -41,15 +41,34 @@ ImageResult not_explained(size_t index, const std::string& name, std::string err
   return result;
 }
 
+// The share of each map inside the input's boxes, as the number "energy_in_box". Throws
+// InputError for a box that is empty or outside the picture.
+void add_energy_in_boxes(ImageResult& result, const std::vector<Box>& boxes) {
+  result.boxes = boxes;
+  if (boxes.empty()) return;
+  for (auto& target : result.targets) {
+    for (auto& method : target.methods) {
+      if (!method.map.defined() || method.map.dim() != 2) continue;
+      try {
+        const at::Tensor region = boxes_region(boxes, result.size.width, result.size.height, method.map.size(0),
+                                               method.map.size(1));
+        method.numbers.push_back({"energy_in_box", energy_in_region(method.map, region)});
+      } catch (const InputError& e) {
+        throw InputError("'" + result.name + "': " + e.what());
+      }
+    }
+  }
+}
+
 std::string cancelled_message(const std::string& name) { return "'" + name + "' was cancelled before it was explained"; }
 
 }  // namespace
 
-ImageInput ImageInput::file(std::string path) { return {std::move(path), std::nullopt, {}, {}}; }
+ImageInput ImageInput::file(std::string path) { return {std::move(path), std::nullopt, {}, {}, {}}; }
 
 ImageInput ImageInput::decoded(Image image, std::string name) {
   if (name.empty()) name = image.source();
-  return {std::move(name), std::move(image), {}, {}};
+  return {std::move(name), std::move(image), {}, {}, {}};
 }
 
 struct ExplainPipeline::State {
@@ -236,6 +255,11 @@ std::vector<ImageResult> ExplainPipeline::State::explain(const std::vector<Image
           if (it != found.end()) results[i].targets[k].methods.push_back(std::move(*it));
         }
       }
+    }
+    try {
+      add_energy_in_boxes(results[i], inputs[indices[i]].boxes);
+    } catch (const InputError& e) {  // a box outside the picture: this image alone fails
+      results[i] = not_explained(results[i].index, results[i].name, e.what());
     }
   }
   return results;

@@ -67,9 +67,10 @@ fs::path work_dir() {
   return dir.path();
 }
 
-Run lumos_cli(const std::vector<std::string>& args) {
+// Runs the lumos binary with `args`, from the folder `cwd` when one is given.
+Run lumos_cli(const std::vector<std::string>& args, const fs::path& cwd = {}) {
   const auto err_file = work_dir() / "stderr.txt";
-  std::string command = quoted(LUMOS_CLI) + " --threads 1";
+  std::string command = (cwd.empty() ? "" : "cd " + quoted(cwd.string()) + " && ") + quoted(LUMOS_CLI) + " --threads 1";
   for (const auto& a : args) command += " " + quoted(a);
   command += " 2>" + quoted(err_file.string());
   Run run;
@@ -267,7 +268,7 @@ TEST(Cli, UsageErrorsExitTwoWithOneLine) {
 
 TEST(Cli, HelpOnEverySubcommand) {
   for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"--help"}, {"layers", "--help"}, {"predict", "--help"}}) {
+       {std::vector<std::string>{"--help"}, {"layers", "--help"}, {"predict", "--help"}, {"report", "--help"}}) {
     const auto run = lumos_cli(args);
     EXPECT_EQ(run.exit_code, 0);
     EXPECT_NE(run.out.find("Usage"), std::string::npos) << run.out;
@@ -387,7 +388,13 @@ void expect_only_lumos_lines(const Run& run, size_t lines) {
 void expect_same_record(const nlohmann::json& actual, const nlohmann::json& expected, const std::string& where) {
   if (expected.is_number()) {
     ASSERT_TRUE(actual.is_number()) << where << ": " << actual;
-    if (where.find(".time_ms") != std::string::npos || where.find(".timings_ms.") != std::string::npos) return;
+    const auto ends_with = [&](const std::string& end) {
+      return where.size() >= end.size() && where.compare(where.size() - end.size(), end.size(), end) == 0;
+    };
+    if (where.find(".time_ms") != std::string::npos || where.find(".timings_ms.") != std::string::npos ||
+        ends_with(".ms") || where.find(".tp.") != std::string::npos) {
+      return;  // times; in the report's data "ms" and "tp"
+    }
     const double a = actual.get<double>(), e = expected.get<double>();
     EXPECT_LE(std::abs(a - e), 1e-3 * std::max(std::abs(a), std::abs(e)) + 1e-9) << where << ": " << a << " vs " << e;
   } else if (expected.is_object()) {
@@ -432,7 +439,7 @@ std::string blanked(std::string text, const std::string& prefix, const std::stri
 // "Value 2 not in range 0.000000 to 1.000000") become lumos's words.
 TEST(Cli, CommandLineErrorsAreInLumosWords) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"bogus"}, "unknown command 'bogus'"},
+      {{"bogus"}, "unknown command 'bogus'; give one of layers, predict, explain, eval, report"},
       {{"layers", "-m"}, "--model needs a value"},
       {{"layers", "-m", "a", "-m", "b"}, "--model is given more than once"},
       {{"layers", "-m", model_path(), "extra"}, "unexpected argument extra"},
@@ -495,6 +502,12 @@ TEST(CliExplain, OutputFolderProblemsAreOneLineUserErrors) {
   run = lumos_cli({"explain", "-m", model_path(), "-i", image("rgb.png"), "--method", "gradcam", "-o", ""});
   EXPECT_EQ(run.exit_code, 2);
   expect_one_line_error(run, "-o/--out is empty");
+  run = lumos_cli({"report", work_dir().string(), "-o", ""});  // once wrote the report into the current folder
+  EXPECT_EQ(run.exit_code, 2);
+  expect_one_line_error(run, "-o/--out is empty");
+  run = lumos_cli({"report", work_dir().string(), "-o", file});
+  EXPECT_EQ(run.exit_code, 4);
+  expect_one_line_error(run, "output folder '" + file + "' is a file");
   const auto loop = work_dir() / "loop";
   fs::create_symlink(loop, loop);
   run = lumos_cli({"explain", "-m", model_path(), "-i", image("rgb.png"), "--method", "gradcam", "-o",
@@ -580,8 +593,8 @@ TEST(Cli, OutputPicksTheScoresOfAModelWithSeveralOutputs) {
   expect_one_line_error(run, "has no output 'nope'");
 }
 
-// explain's output, pinned: every file name, every key and number of explanation.json, and the
-// report's text (pictures and times left out). tests/golden/explain_bundled/ holds what the CLI
+// explain's output, pinned: every file name, every key and number of explanation.json and of the
+// report's data (pictures left out), and summary.csv's columns. tests/golden/explain_bundled/ holds what the CLI
 // wrote when the explain job moved into the library; an image given twice shows how folders are
 // named and that an image's numbers do not depend on the batch it is in.
 TEST(CliExplain, BundledOutputIsPinned) {
@@ -611,13 +624,71 @@ TEST(CliExplain, BundledOutputIsPinned) {
     expect_same_record(json, expected, folder);
   }
 
-  // The report with its pictures and times blanked, and the machine's paths replaced.
+  // The report's data with its pictures blanked and the machine's paths replaced; summary.csv's columns.
   const std::string model_dir =
       fs::path(nlohmann::json::parse(read_all(out / "astronaut" / "explanation.json"))["model"].get<std::string>())
           .parent_path()
           .string();
   std::string report = replaced(replaced(read_all(out / "report.html"), samples, "<samples>"), model_dir, "<models>");
+  report = replaced(report, out.string(), "<out>");
   report = blanked(report, "data:image/png;base64,", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=");
-  report = blanked(report, "time ", "0123456789");
-  EXPECT_EQ(report, read_all(golden / "report.html"));
+  report = blanked(report, "data:image/jpeg;base64,", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=");
+  const size_t marker = report.find("LUMOS_DATA=");
+  ASSERT_NE(marker, std::string::npos);
+  const size_t start = marker + 11;
+  expect_same_record(nlohmann::json::parse(report.substr(start, report.find(";\n", start) - start)),
+                     nlohmann::json::parse(read_all(golden / "report_data.json")), "report");
+  const std::string csv = read_all(out / "summary.csv");
+  EXPECT_EQ(csv.substr(0, csv.find('\n') + 1), read_all(golden / "summary_header.csv"));
+}
+
+// Paths as the user typed them, relative ones kept relative, in explanation.json, run.json and
+// the report; `lumos report` merges runs into one report whose links reach each run's files.
+TEST(CliReport, MergesRunsAndKeepsPathsAsGiven) {
+  const auto dir = work_dir() / "report_paths";
+  fs::create_directories(dir / "photos");
+  fs::copy_file(image("rgb.png"), dir / "photos" / "a.png", fs::copy_options::overwrite_existing);
+  fs::copy_file(image("grey.png"), dir / "photos" / "b.png", fs::copy_options::overwrite_existing);
+  fs::copy_file(model_path(), dir / "net.onnx", fs::copy_options::overwrite_existing);
+  std::ofstream(dir / "boxes.csv") << "image,x0,y0,x1,y1\na.png,0,0,4,4\nphotos/b.png,2,2,8,8\nmissing.png,0,0,1,1\n";
+  auto run = lumos_cli({"explain", "-m", "net.onnx", "-i", "photos/a.png", "-o", "shard_0", "--method", "gradcam",
+                        "--boxes", "boxes.csv"},
+                       dir);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("report: shard_0/report.html"), std::string::npos) << run.out;
+  // a.png is named relative to no -i folder here, so only photos/b.png's box is found below; the
+  // boxes file's other names are reported.
+  EXPECT_NE(run.err.find("warning: --boxes: 3 of the 3 images in 'boxes.csv' are not among the images given"),
+            std::string::npos)
+      << run.err;
+  run = lumos_cli({"explain", "-m", "net.onnx", "-i", "photos", "-o", "shard_1", "--method", "gradcam", "--boxes",
+                   "boxes.csv"},
+                  dir);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto b = nlohmann::json::parse(read_all(dir / "shard_1" / "b" / "explanation.json"));
+  EXPECT_EQ(b["image"], "photos/b.png");
+  EXPECT_EQ(b["model"], "net.onnx");
+  EXPECT_EQ(b["boxes"], nlohmann::json::parse("[[2,2,8,8]]"));
+  EXPECT_TRUE(b["targets"][0]["methods"][0].contains("energy_in_box"));
+  const auto a = nlohmann::json::parse(read_all(dir / "shard_1" / "a" / "explanation.json"));
+  EXPECT_EQ(a["boxes"], nlohmann::json::parse("[[0,0,4,4]]"));  // a.png, relative to the -i folder photos
+  EXPECT_EQ(nlohmann::json::parse(read_all(dir / "shard_1" / "run.json"))["images"][0]["image"], "photos/a.png");
+
+  run = lumos_cli({"report", "shard_0", "shard_1", "-o", "merged"}, dir);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  // photos/a.png was explained the same way in both runs: it is shown once, and the user told.
+  EXPECT_NE(run.out.find("report: merged/report.html (2 images, self-contained)"), std::string::npos) << run.out;
+  EXPECT_NE(run.err.find("shown once, e.g. 'photos/a.png' (in shard_0 and shard_1)"), std::string::npos) << run.err;
+  const std::string csv = read_all(dir / "merged" / "summary.csv");
+  EXPECT_NE(csv.find("\nshard_0,photos/a.png,../shard_0/a,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("\nshard_1,photos/b.png,../shard_1/b,"), std::string::npos) << csv;
+  EXPECT_EQ(read_all(dir / "merged" / "report.html").find(dir.string()), std::string::npos);  // no machine paths
+
+  const auto nothing = lumos_cli({"report", "photos", "-o", "merged"}, dir);
+  EXPECT_EQ(nothing.exit_code, 4);
+  expect_one_line_error(nothing, "'photos' holds no explanation.json");
+  const auto bad_boxes = written("bad_boxes.csv", "image,x0,y0,x1\na.png,0,0,4\n");
+  const auto refused = lumos_cli({"explain", "-m", "net.onnx", "-i", "photos", "-o", "shard_2", "--boxes", bad_boxes}, dir);
+  EXPECT_EQ(refused.exit_code, 4);
+  expect_one_line_error(refused, "has no column 'y1'");
 }
