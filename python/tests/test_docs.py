@@ -1,5 +1,6 @@
 """docs/python.md's code runs as shown: the notebook cells (with only their imports changed) and the
-examples. Each ```python block after a `<!-- test: NAME -->` line is run from the repository root."""
+examples. Each ```python block after a `<!-- test: NAME -->` line is run from the repository root,
+and so is the README's Python example."""
 import os
 import re
 
@@ -46,3 +47,15 @@ def test_documented_code_runs(name, face, tmp_path, monkeypatch):
                          images=np.float32(picture[None]) / 127.5 - 1)
     monkeypatch.chdir(os.environ["LUMOS_SOURCE_DIR"])
     exec(compile(blocks()[name], f"docs/python.md:{name}", "exec"), namespace)
+
+
+def test_readme_example_runs(monkeypatch):
+    path = os.path.join(os.environ["LUMOS_SOURCE_DIR"], "README.md")
+    with open(path) as f:
+        found = re.findall(r"```python\n(.*?)```", f.read(), re.S)
+    assert len(found) == 1, f"{path}: expected the Python section's one example"
+    monkeypatch.chdir(os.environ["LUMOS_SOURCE_DIR"])
+    namespace = {}
+    exec(compile(found[0], "README.md", "exec"), namespace)
+    heatmap = namespace["heatmap"]
+    assert heatmap.ndim == 2 and 0 <= heatmap.min() and heatmap.max() <= 1 and heatmap.max() > 0
