@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libtorch-dev libopenblas0-pthread          # LibTorch on OpenBLAS, not the reference BLAS
   libonnx-dev libprotobuf-dev protobuf-compiler
+  libhdf5-dev libzip-dev                     # Keras .h5 / .keras models
   libopencv-dev libopencv-contrib-dev
   libeigen3-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
@@ -14,6 +15,7 @@ packages=(
   dataset-fashion-mnist                      # the cluttered Fashion-MNIST localisation benchmark
   python3-torch python3-torchvision python3-onnx python3-numpy
   python3-skimage python3-sklearn python3-opencv   # reference numbers for the tests
+  python3-h5py                               # writes the Keras .h5/.keras test models
 )
 
 missing=()

@@ -59,7 +59,9 @@ struct Trace {
 
 class Model {
  public:
-  // Loads an .onnx file. Throws ModelError (with the reason) if it cannot be used.
+  // Loads an ONNX model, a Keras model (.keras, .h5) or a TF.js layers model (model.json
+  // with its weight shards, or the directory holding them); the format is told by the
+  // content. Throws ModelError (with the reason) if it cannot be used.
   static std::unique_ptr<Model> load(const std::string& path, const LoadOptions& options = {});
 
   virtual ~Model() = default;

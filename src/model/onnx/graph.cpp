@@ -105,7 +105,8 @@ int Graph::add_slot(const std::string& name, const std::string& op, const std::s
   return slot;
 }
 
-Graph::Graph(const ::onnx::ModelProto& model, const std::string& base_dir) {
+Graph::Graph(const ::onnx::ModelProto& model, const std::string& base_dir,
+             std::vector<std::pair<std::string, at::Tensor>> constants) {
   for (const auto& op_set : model.opset_import()) {
     if (op_set.domain().empty() || op_set.domain() == "ai.onnx") opset_ = static_cast<int>(op_set.version());
   }
@@ -118,6 +119,12 @@ Graph::Graph(const ::onnx::ModelProto& model, const std::string& base_dir) {
     const int slot = add_slot(init.name(), "initializer", "", -1);
     constants_[slot] = tensor_from_proto(init, base_dir);
     available.insert(init.name());
+  }
+  for (auto& [name, value] : constants) {
+    if (available.count(name)) throw ModelError("constant '" + name + "' is given twice");
+    const int slot = add_slot(name, "initializer", "", -1);
+    constants_[slot] = std::move(value);
+    available.insert(name);
   }
   for (const auto& input : graph.input()) {
     if (available.count(input.name())) continue;  // old exporters list initializers as inputs

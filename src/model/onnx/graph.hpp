@@ -26,7 +26,10 @@ class Graph {
  public:
   // Reads an .onnx file; throws ModelError (unreadable, invalid) or UnsupportedOpError.
   static Graph load(const std::string& path);
-  Graph(const ::onnx::ModelProto& model, const std::string& base_dir);
+  // `constants` are initializers given as tensors: front ends that hold weights in
+  // memory (Keras) skip the TensorProto round trip.
+  Graph(const ::onnx::ModelProto& model, const std::string& base_dir,
+        std::vector<std::pair<std::string, at::Tensor>> constants = {});
 
   int opset() const { return opset_; }
   // The model file's metadata_props.

@@ -75,13 +75,23 @@ Layout layout_after(const std::string& op, at::IntArrayRef in_shape, Layout in, 
 
 }  // namespace
 
-OnnxModel::OnnxModel(const std::string& path, const LoadOptions& options) : path_(path), graph_(Graph::load(path)) {
+OnnxModel::OnnxModel(const std::string& path, const LoadOptions& options)
+    : OnnxModel(path, Graph::load(path), options, std::nullopt) {}
+
+OnnxModel::OnnxModel(const std::string& path, Graph graph, const LoadOptions& options,
+                     std::optional<FrontEnd> front_end)
+    : path_(path), graph_(std::move(graph)), front_end_(std::move(front_end)), metadata_(graph_.metadata()) {
   if (graph_.inputs().size() != 1) {
     throw ModelError("'" + path + "' takes " + std::to_string(graph_.inputs().size()) +
                      " inputs; lumos explains models with one image input");
   }
   if (graph_.outputs().empty()) throw ModelError("'" + path + "' has no outputs");
-  input_ = input_spec(graph_.inputs().front(), path);
+  if (front_end_) {
+    input_ = front_end_->input;
+    for (const auto& [key, value] : front_end_->metadata) metadata_[key] = value;
+  } else {
+    input_ = input_spec(graph_.inputs().front(), path);
+  }
 
   const int output = graph_.slot(graph_.outputs().front().name);
   const bool ends_in_softmax = graph_.producer_op(output) == "Softmax";
@@ -173,12 +183,19 @@ const std::vector<LayerInfo>& OnnxModel::layers() {
   c10::InferenceMode guard;
   auto hook = [&](int slot, at::Tensor& value) {
     const auto& op = graph_.producer_op(slot);
+    const auto& name = graph_.slot_name(slot);
     const int from = graph_.producer_input(slot);
     shapes[slot] = value.sizes().vec();
     layouts[slot] = op == "input" ? input_.layout
                     : from >= 0   ? layout_after(op, shapes[from], layouts[from], value.sizes())
                                   : Layout::NCHW;
-    out.push_back({graph_.slot_name(slot), op, shapes[slot], layouts[slot]});
+    std::string maker = op;
+    if (front_end_) {
+      if (!front_end_->layers.count(name)) return;
+      if (auto it = front_end_->layouts.find(name); it != front_end_->layouts.end()) layouts[slot] = it->second;
+      if (auto it = front_end_->makers.find(name); it != front_end_->makers.end()) maker = it->second;
+    }
+    out.push_back({name, maker, shapes[slot], layouts[slot]});
   };
   graph_.run({at::zeros(sizes)}, {score_slot_}, hook);
   layers_ = std::move(out);

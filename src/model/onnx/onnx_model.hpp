@@ -1,16 +1,29 @@
-// Model backed by an ONNX file run on the ATen executor.
+// Model backed by a graph of ONNX operators run on the ATen executor: an .onnx file, or
+// the graph a front end built from another format (Keras).
 #pragma once
 
 #include "lumos/model.hpp"
 #include "model/onnx/graph.hpp"
 
 #include <optional>
+#include <set>
 
 namespace lumos::onnx {
+
+// What a front end that builds the graph itself knows beyond the nodes.
+struct FrontEnd {
+  InputSpec input;
+  std::set<std::string> layers;               // the values layers() lists (e.g. Keras layer outputs)
+  std::map<std::string, Layout> layouts;      // the layout of 4-D values among them
+  std::map<std::string, std::string> makers;  // what makes each of them (the Keras layer class)
+  std::map<std::string, std::string> metadata;
+};
 
 class OnnxModel final : public Model {
  public:
   OnnxModel(const std::string& path, const LoadOptions& options);
+  // `path` names the model in messages.
+  OnnxModel(const std::string& path, Graph graph, const LoadOptions& options, std::optional<FrontEnd> front_end);
 
   const InputSpec& input() const override { return input_; }
   const std::vector<LayerInfo>& layers() override;
@@ -20,7 +33,7 @@ class OnnxModel final : public Model {
   Trace trace(const at::Tensor& batch, const std::vector<std::string>& capture, bool grad) override;
   at::Tensor scores_given(const at::Tensor& batch, const std::string& layer, const at::Tensor& value) override;
   std::string score_description() const override { return score_description_; }
-  const std::map<std::string, std::string>& metadata() const override { return graph_.metadata(); }
+  const std::map<std::string, std::string>& metadata() const override { return metadata_; }
 
  private:
   void check_batch(const at::Tensor& batch) const;
@@ -28,6 +41,8 @@ class OnnxModel final : public Model {
 
   std::string path_;
   Graph graph_;
+  std::optional<FrontEnd> front_end_;
+  std::map<std::string, std::string> metadata_;
   InputSpec input_;
   int score_slot_ = -1;
   bool apply_softmax_ = false;  // probability wanted from a model without a Softmax

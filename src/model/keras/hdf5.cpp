@@ -1,0 +1,235 @@
+#include "model/keras/hdf5.hpp"
+
+#include "lumos/error.hpp"
+
+#include <ATen/ATen.h>
+#include <hdf5.h>
+#include <hdf5_hl.h>
+
+#include <cstring>
+#include <mutex>
+
+namespace lumos::keras {
+namespace {
+
+// libhdf5 (Debian's serial build) is not thread-safe: one call at a time.
+std::mutex& hdf5_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+// Errors become exceptions here; libhdf5 must not print its error stack.
+void silence_hdf5() {
+  static const bool silenced = [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)silenced;
+}
+
+// Owns one HDF5 identifier and closes it with the matching function.
+class Handle {
+ public:
+  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle() {
+    if (id_ >= 0) close_(id_);
+  }
+  hid_t get() const { return id_; }
+  bool ok() const { return id_ >= 0; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+std::vector<int64_t> dims_of(hid_t space) {
+  const int rank = H5Sget_simple_extent_ndims(space);
+  if (rank < 0) return {};
+  std::vector<hsize_t> dims(rank);
+  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  return {dims.begin(), dims.end()};
+}
+
+float bfloat16_to_float(uint16_t bits) {
+  const uint32_t wide = static_cast<uint32_t>(bits) << 16;
+  float out;
+  std::memcpy(&out, &wide, sizeof out);
+  return out;
+}
+
+}  // namespace
+
+struct Hdf5File::State {
+  std::string label;
+  std::string image;  // the bytes of an in-memory file; HDF5 reads them in place
+  hid_t file = -1;
+  ~State() {
+    if (file >= 0) H5Fclose(file);
+  }
+
+  [[noreturn]] void fail(const std::string& message) const { throw ModelError("'" + label + "': " + message); }
+
+  bool exists(const std::string& path) const {
+    // H5Lexists checks one link at a time: walk the path so a missing parent is not an error.
+    std::string prefix;
+    size_t start = 0;
+    while (start <= path.size()) {
+      const size_t end = std::min(path.find('/', start), path.size());
+      prefix += (prefix.empty() ? "" : "/") + path.substr(start, end - start);
+      if (H5Lexists(file, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+      if (H5Oexists_by_name(file, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+      start = end + 1;
+    }
+    return true;
+  }
+
+  std::vector<std::string> read_strings(const std::string& object, const std::string& attribute) const {
+    Handle attr(H5Aopen_by_name(file, object.c_str(), attribute.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    if (!attr.ok()) fail("cannot read attribute '" + attribute + "' of '" + object + "'");
+    Handle type(H5Aget_type(attr.get()), H5Tclose);
+    Handle space(H5Aget_space(attr.get()), H5Sclose);
+    if (H5Tget_class(type.get()) != H5T_STRING) fail("attribute '" + attribute + "' of '" + object + "' is not text");
+    const hssize_t count = H5Sget_simple_extent_npoints(space.get());
+    if (count < 0) fail("attribute '" + attribute + "' of '" + object + "' has no readable size");
+    std::vector<std::string> out;
+    if (H5Tis_variable_str(type.get()) > 0) {
+      Handle memory(H5Tcopy(H5T_C_S1), H5Tclose);
+      H5Tset_size(memory.get(), H5T_VARIABLE);
+      H5Tset_cset(memory.get(), H5Tget_cset(type.get()));
+      std::vector<char*> values(count, nullptr);
+      if (H5Aread(attr.get(), memory.get(), values.data()) < 0) fail("cannot read attribute '" + attribute + "'");
+      for (char* v : values) out.emplace_back(v ? v : "");
+      H5Dvlen_reclaim(memory.get(), space.get(), H5P_DEFAULT, values.data());
+    } else {
+      const size_t width = H5Tget_size(type.get());
+      if (width == 0) fail("attribute '" + attribute + "' of '" + object + "' has text of width 0");
+      Handle memory(H5Tcopy(H5T_C_S1), H5Tclose);
+      H5Tset_size(memory.get(), width);
+      H5Tset_strpad(memory.get(), H5T_STR_NULLPAD);
+      std::string buffer(width * count, '\0');
+      if (H5Aread(attr.get(), memory.get(), buffer.data()) < 0) fail("cannot read attribute '" + attribute + "'");
+      for (hssize_t i = 0; i < count; ++i) {
+        std::string value = buffer.substr(i * width, width);
+        value.resize(std::strlen(value.c_str()));
+        out.push_back(std::move(value));
+      }
+    }
+    return out;
+  }
+};
+
+Hdf5File::Hdf5File(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+Hdf5File Hdf5File::open(const std::string& path) {
+  std::lock_guard lock(hdf5_mutex());
+  silence_hdf5();
+  auto state = std::make_shared<State>();
+  state->label = path;
+  state->file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (state->file < 0) state->fail("not a readable HDF5 file (truncated or corrupt)");
+  return Hdf5File(std::move(state));
+}
+
+Hdf5File Hdf5File::open_image(std::string bytes, const std::string& label) {
+  std::lock_guard lock(hdf5_mutex());
+  silence_hdf5();
+  auto state = std::make_shared<State>();
+  state->label = label;
+  state->image = std::move(bytes);
+  if (!state->image.empty()) {
+    state->file = H5LTopen_file_image(state->image.data(), state->image.size(),
+                                      H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE);
+  }
+  if (state->file < 0) state->fail("not a readable HDF5 file (truncated or corrupt)");
+  return Hdf5File(std::move(state));
+}
+
+const std::string& Hdf5File::label() const { return state_->label; }
+
+bool Hdf5File::has(const std::string& path) const {
+  std::lock_guard lock(hdf5_mutex());
+  return path.empty() || state_->exists(path);
+}
+
+bool Hdf5File::is_group(const std::string& path) const {
+  std::lock_guard lock(hdf5_mutex());
+  if (!path.empty() && !state_->exists(path)) return false;
+  H5O_info_t info;
+  if (H5Oget_info_by_name(state_->file, path.empty() ? "/" : path.c_str(), &info, H5P_DEFAULT) < 0) return false;
+  return info.type == H5O_TYPE_GROUP;
+}
+
+std::vector<std::string> Hdf5File::members(const std::string& group) const {
+  std::lock_guard lock(hdf5_mutex());
+  Handle g(H5Gopen2(state_->file, group.empty() ? "/" : group.c_str(), H5P_DEFAULT), H5Gclose);
+  if (!g.ok()) state_->fail("has no group '" + group + "'");
+  H5G_info_t info;
+  if (H5Gget_info(g.get(), &info) < 0) state_->fail("cannot list group '" + group + "'");
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    const ssize_t size = H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    if (size < 0) state_->fail("cannot list group '" + group + "'");
+    std::string name(size, '\0');
+    H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), size + 1, H5P_DEFAULT);
+    names.push_back(std::move(name));
+  }
+  return names;
+}
+
+std::optional<std::string> Hdf5File::text(const std::string& object, const std::string& attribute) const {
+  std::lock_guard lock(hdf5_mutex());
+  const auto path = object.empty() ? std::string("/") : object;
+  if (!object.empty() && !state_->exists(object)) return std::nullopt;
+  if (H5Aexists_by_name(state_->file, path.c_str(), attribute.c_str(), H5P_DEFAULT) <= 0) return std::nullopt;
+  auto values = state_->read_strings(path, attribute);
+  if (values.size() != 1) {
+    state_->fail("attribute '" + attribute + "' of '" + path + "' holds " + std::to_string(values.size()) +
+                 " strings; one was expected");
+  }
+  return values.front();
+}
+
+std::vector<std::string> Hdf5File::texts(const std::string& object, const std::string& attribute) const {
+  std::lock_guard lock(hdf5_mutex());
+  const auto path = object.empty() ? std::string("/") : object;
+  if (!object.empty() && !state_->exists(object)) return {};
+  if (H5Aexists_by_name(state_->file, path.c_str(), attribute.c_str(), H5P_DEFAULT) <= 0) return {};
+  return state_->read_strings(path, attribute);
+}
+
+at::Tensor Hdf5File::read(const std::string& dataset) const {
+  std::lock_guard lock(hdf5_mutex());
+  if (!state_->exists(dataset)) state_->fail("has no dataset '" + dataset + "'");
+  Handle data(H5Dopen2(state_->file, dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!data.ok()) state_->fail("'" + dataset + "' is not a dataset");
+  Handle type(H5Dget_type(data.get()), H5Tclose);
+  Handle space(H5Dget_space(data.get()), H5Sclose);
+  const auto dims = dims_of(space.get());
+  const auto type_class = H5Tget_class(type.get());
+  const size_t width = H5Tget_size(type.get());
+  // Keras 3 stores bfloat16 variables as raw 16-bit values with a dtype attribute.
+  bool bfloat16 = false;
+  if (H5Aexists(data.get(), "dtype") > 0) {
+    const auto dtype = state_->read_strings(dataset, "dtype");
+    bfloat16 = dtype.size() == 1 && dtype.front() == "bfloat16";
+  }
+  at::Tensor out = at::empty(dims, at::kFloat);
+  herr_t status = -1;
+  if (bfloat16 && width == 2) {
+    std::vector<uint16_t> raw(out.numel());
+    Handle memory(H5Tcopy(type.get()), H5Tclose);
+    status = H5Dread(data.get(), memory.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data());
+    auto* values = out.data_ptr<float>();
+    for (size_t i = 0; i < raw.size(); ++i) values[i] = bfloat16_to_float(raw[i]);
+  } else if (type_class == H5T_FLOAT || type_class == H5T_INTEGER) {
+    status = H5Dread(data.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data_ptr());
+  } else {
+    state_->fail("dataset '" + dataset + "' does not hold numbers");
+  }
+  if (status < 0) state_->fail("cannot read dataset '" + dataset + "' (the file may be truncated)");
+  return out;
+}
+
+}  // namespace lumos::keras
