@@ -90,9 +90,11 @@ struct Hdf5File::State {
     if (!attr.ok()) fail("cannot read attribute '" + attribute + "' of '" + object + "'");
     Handle type(H5Aget_type(attr.get()), H5Tclose);
     Handle space(H5Aget_space(attr.get()), H5Sclose);
-    if (H5Tget_class(type.get()) != H5T_STRING) fail("attribute '" + attribute + "' of '" + object + "' is not text");
     const hssize_t count = H5Sget_simple_extent_npoints(space.get());
     if (count < 0) fail("attribute '" + attribute + "' of '" + object + "' has no readable size");
+    // h5py stores an empty list (a layer without weights) as an empty float array.
+    if (count == 0) return {};
+    if (H5Tget_class(type.get()) != H5T_STRING) fail("attribute '" + attribute + "' of '" + object + "' is not text");
     std::vector<std::string> out;
     if (H5Tis_variable_str(type.get()) > 0) {
       Handle memory(H5Tcopy(H5T_C_S1), H5Tclose);

@@ -57,7 +57,10 @@ LayerConfig::LayerConfig(const Json& config, std::string description)
   }
 }
 
-bool LayerConfig::has(const std::string& key) const { return config_.contains(key) && !config_[key].is_null(); }
+bool LayerConfig::has(const std::string& key) {
+  read_.insert(key);
+  return config_.contains(key) && !config_[key].is_null();
+}
 
 const Json& LayerConfig::get(const std::string& key) {
   static const Json null;

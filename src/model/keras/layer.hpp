@@ -27,8 +27,8 @@ class LayerConfig {
   LayerConfig(const Json& config, std::string description);
 
   const std::string& description() const { return description_; }
-  // Present and not null (null is how Keras writes "not set").
-  bool has(const std::string& key) const;
+  // Present and not null (null is how Keras writes "not set"); marks the option read.
+  bool has(const std::string& key);
   const Json& get(const std::string& key);  // null if absent
   int64_t integer(const std::string& key, std::optional<int64_t> fallback = std::nullopt);
   double number(const std::string& key, std::optional<double> fallback = std::nullopt);

@@ -130,6 +130,7 @@ class Walker {
   std::vector<Value> sequential(const Json& config, const std::vector<Value>* inputs, const std::string& prefix,
                                 const WeightLocation& where);
   Value model_input(const Json& input_config, const std::string& name);
+  Json sequential_input_shape(const Json& config) const;
   std::vector<Value> call(const Json& entry, const std::string& class_name, bool op, const CallData& data,
                           const std::vector<Value>& tensors, const std::string& value_name, const WeightLocation& where);
   CallData parse_node(const Json& node, const std::string& layer) const;
@@ -419,6 +420,23 @@ std::vector<Value> Walker::functional(const Json& config, const std::vector<Valu
   return outputs;
 }
 
+// Where a Sequential model without an InputLayer entry records its input shape: on its
+// first layer (Keras 2), in build_input_shape (Keras 3), or in a first nested model's input.
+Json Walker::sequential_input_shape(const Json& config) const {
+  const auto& first = member(config, "layers")[0];
+  const auto& first_config = member(first, "config");
+  if (first_config.contains("batch_input_shape")) return first_config;
+  if (config.contains("build_input_shape")) return Json{{"batch_shape", config["build_input_shape"]}};
+  const auto& inner = member(first_config, "layers");
+  if (is_model_class(text_of(first, "class_name")) && inner.is_array() && !inner.empty()) {
+    for (const auto& layer : inner) {
+      if (text_of(layer, "class_name") == "InputLayer") return member(layer, "config");
+    }
+    return sequential_input_shape(first_config);
+  }
+  fail("Sequential model '" + text_of(config, "name") + "' records no input shape");
+}
+
 std::vector<Value> Walker::sequential(const Json& config, const std::vector<Value>* inputs, const std::string& prefix,
                                       const WeightLocation& where) {
   const auto& layers = member(config, "layers");
@@ -433,12 +451,7 @@ std::vector<Value> Walker::sequential(const Json& config, const std::vector<Valu
     x = {model_input(input_config, text_of(input_config, "name").empty() ? "input" : text_of(input_config, "name"))};
     first = 1;
   } else {
-    const auto& first_config = member(layers[0], "config");
-    Json shape_holder = first_config;
-    if (!first_config.contains("batch_input_shape") && config.contains("build_input_shape")) {
-      shape_holder = Json{{"batch_shape", config["build_input_shape"]}};
-    }
-    x = {model_input(shape_holder, "input")};
+    x = {model_input(sequential_input_shape(config), "input")};
   }
   std::map<std::string, int> snake_count;
   for (size_t i = first; i < layers.size(); ++i) {

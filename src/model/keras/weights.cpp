@@ -56,12 +56,23 @@ std::vector<at::Tensor> read_by_position(const WeightLocation& where, size_t cou
   return out;
 }
 
-// Keras 2's names: "<layer>/<kind>" or with the enclosing models' names in front.
-std::string find_by_name(const WeightLocation& where, const std::string& kind,
-                         const std::function<bool(const std::string&)>& has) {
+// Keras 2's names: "<layer>/<kind>", or with the names of enclosing models (or of the
+// scope the model was built in) in front. The most specific match wins.
+std::string find_by_name(const WeightLocation& where, const std::string& kind, const std::vector<std::string>& names) {
   for (size_t from = 0; from < where.layer_path.size(); ++from) {
-    const auto name = join(where.layer_path, from) + "/" + kind;
-    if (has(name)) return name;
+    const auto wanted = join(where.layer_path, from) + "/" + kind;
+    std::vector<std::string> found;
+    for (const auto& name : names) {
+      const bool suffix = name.size() > wanted.size() && name.compare(name.size() - wanted.size(), wanted.size(), wanted) == 0 &&
+                          name[name.size() - wanted.size() - 1] == '/';
+      if (name == wanted) return name;
+      if (suffix) found.push_back(name);
+    }
+    if (found.size() == 1) return found.front();
+    if (found.size() > 1) {
+      throw ModelError(describe(where) + ": several weights end in '" + wanted + "' ('" + found[0] + "', '" + found[1] +
+                       "'); the file is ambiguous");
+    }
   }
   throw ModelError(describe(where) + ": the weights have no '" + join(where.layer_path) + "/" + kind +
                    "'; the weights do not belong to this model");
@@ -117,12 +128,13 @@ class Keras2Weights final : public WeightStore {
       for (const auto& name : names) out.push_back(take(group, name));
       return out;
     }
+    std::vector<std::string> stripped;
     std::map<std::string, std::string> by_name;
-    for (const auto& name : names) by_name[strip_slot(name)] = name;
-    for (const auto& kind : kinds) {
-      const auto found = find_by_name(where, kind, [&](const std::string& n) { return by_name.count(n) > 0; });
-      out.push_back(take(group, by_name.at(found)));
+    for (const auto& name : names) {
+      stripped.push_back(strip_slot(name));
+      by_name[stripped.back()] = name;
     }
+    for (const auto& kind : kinds) out.push_back(take(group, by_name.at(find_by_name(where, kind, stripped))));
     return out;
   }
 
@@ -154,7 +166,10 @@ class NamedWeights final : public WeightStore {
   NamedWeights(std::map<std::string, at::Tensor> weights, std::string source)
       : weights_(std::move(weights)), source_(std::move(source)) {
     // Models converted from Keras 3 name weights by their .keras path.
-    for (const auto& [name, value] : weights_) keras3_ = keras3_ || name.find("/vars/") != std::string::npos;
+    for (const auto& [name, value] : weights_) {
+      keras3_ = keras3_ || name.find("/vars/") != std::string::npos;
+      names_.push_back(name);
+    }
   }
 
   std::vector<at::Tensor> read(const WeightLocation& where, const std::vector<std::string>& kinds) override {
@@ -164,7 +179,7 @@ class NamedWeights final : public WeightStore {
     }
     std::vector<at::Tensor> out;
     for (const auto& kind : kinds) {
-      const auto name = find_by_name(where, kind, has);
+      const auto name = find_by_name(where, kind, names_);
       used_.insert(name);
       out.push_back(weights_.at(name));
     }
@@ -182,6 +197,7 @@ class NamedWeights final : public WeightStore {
 
  private:
   std::map<std::string, at::Tensor> weights_;
+  std::vector<std::string> names_;
   std::string source_;
   bool keras3_ = false;
   std::set<std::string> used_;
