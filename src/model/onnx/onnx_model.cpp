@@ -197,7 +197,13 @@ const std::vector<LayerInfo>& OnnxModel::layers() {
     }
     out.push_back({name, maker, shapes[slot], layouts[slot]});
   };
-  graph_.run({at::zeros(sizes)}, {score_slot_}, hook);
+  // Every output too: a trailing Softmax is not on the way to the logits.
+  std::vector<int> wanted{score_slot_};
+  for (const auto& output : graph_.outputs()) {
+    const int slot = graph_.slot(output.name);
+    if (std::find(wanted.begin(), wanted.end(), slot) == wanted.end()) wanted.push_back(slot);
+  }
+  graph_.run({at::zeros(sizes)}, wanted, hook);
   layers_ = std::move(out);
   return *layers_;
 }
@@ -217,7 +223,12 @@ std::string OnnxModel::resolve_layer(const std::string& name) {
   if (graph_.slot(name) >= 0) return name;
   if (int slot = graph_.node_output(name); slot >= 0) return graph_.slot_name(slot);
   std::vector<std::pair<size_t, std::string>> ranked;
-  for (const auto& layer : layers()) ranked.emplace_back(edit_distance(name, layer.name), layer.name);
+  for (const auto& layer : layers()) {
+    // A nested model's layer ("base/conv1") is what a bare "conv1" most likely meant.
+    const bool nested = layer.name.size() > name.size() && layer.name.compare(layer.name.size() - name.size(), name.size(), name) == 0 &&
+                        layer.name[layer.name.size() - name.size() - 1] == '/';
+    ranked.emplace_back(nested ? 0 : edit_distance(name, layer.name), layer.name);
+  }
   std::sort(ranked.begin(), ranked.end());
   std::string hint;
   for (size_t i = 0; i < std::min<size_t>(3, ranked.size()); ++i) hint += (i ? ", '" : "'") + ranked[i].second + "'";

@@ -1,0 +1,332 @@
+// Keras and TF.js models opened as they are: every keras.applications shape and the
+// loader's own test models, in all four formats, against TF.js's numbers
+// (tests/fixtures/make_keras_models.py, keras_models.js).
+#include "lumos/cam.hpp"
+#include "lumos/error.hpp"
+#include "lumos/model.hpp"
+#include "lumos/npy.hpp"
+#include "support/close_to.hpp"
+#include "support/error_of.hpp"
+#include "support/fixture_json.hpp"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+using lumos::testing::close_to;
+using lumos::testing::error_of;
+
+namespace {
+
+const std::string kKeras = std::string(LUMOS_FIXTURES) + "/keras/";
+const char* kScript = "make_keras_models.py";
+const std::vector<std::string> kFormats = {"tfjs/model.json", "model_a.h5", "model_b.h5", "model.keras"};
+
+struct Case {
+  std::string model;
+  std::string file;
+  std::string cam_layer;
+  bool default_layer = true;
+};
+
+std::vector<Case> parity_cases() {
+  std::ifstream in(kKeras + "models.json");
+  if (!in) return {{"missing-fixtures", "", "", true}};
+  std::vector<Case> cases;
+  for (const auto& entry : nlohmann::json::parse(in)) {
+    for (const auto& file : kFormats) {
+      cases.push_back({entry["name"], file, entry["cam_layer"], entry["default_layer"]});
+    }
+  }
+  return cases;
+}
+
+std::string case_name(const ::testing::TestParamInfo<Case>& info) {
+  auto name = info.param.model + "_" + info.param.file;
+  for (auto& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return name;
+}
+
+// Captured values in the reference's layout: tfjs keeps Keras's (NHWC for channels_last).
+at::Tensor as_keras_layout(lumos::Model& model, const std::string& layer, const at::Tensor& value) {
+  for (const auto& info : model.layers()) {
+    if (info.name == layer && info.layout == lumos::Layout::NCHW && model.input().layout == lumos::Layout::NHWC) {
+      return value.permute({0, 2, 3, 1});
+    }
+  }
+  return value;
+}
+
+fs::path temp_dir(const std::string& name) {
+  auto dir = fs::temp_directory_path() / ("lumos_keras_" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+}  // namespace
+
+class KerasParity : public ::testing::TestWithParam<Case> {};
+
+TEST_P(KerasParity, LogitsAndCamGradientsMatchTfjs) {
+  const auto& param = GetParam();
+  const auto dir = kKeras + param.model + "/";
+  ASSERT_TRUE(fs::exists(dir + "cam_gradient.npy")) << dir << " is missing: run tests/fixtures/" << kScript;
+  auto model = lumos::Model::load(dir + param.file);
+  const auto input = lumos::read_npy(dir + "input.npy");
+  EXPECT_TRUE(close_to("logits", model->scores(input), lumos::read_npy(dir + "logits.npy"), 1e-4));
+  if (param.default_layer) EXPECT_EQ(model->default_layer(), param.cam_layer);
+
+  auto trace = model->trace(input, {param.cam_layer}, true);
+  const auto top = trace.scores.argmax(1, true);
+  trace.scores.gather(1, top).sum().backward();
+  const auto& activation = trace.activations.at(param.cam_layer);
+  EXPECT_TRUE(close_to("CAM-layer activation", as_keras_layout(*model, param.cam_layer, activation),
+                       lumos::read_npy(dir + "cam_activation.npy"), 1e-4));
+  EXPECT_TRUE(close_to("CAM-layer gradient", as_keras_layout(*model, param.cam_layer, activation.grad()),
+                       lumos::read_npy(dir + "cam_gradient.npy"), 1e-4));
+
+  auto probabilities = lumos::Model::load(dir + param.file, {lumos::Score::probability});
+  EXPECT_NE(probabilities->score_description().find("Softmax"), std::string::npos);
+  EXPECT_TRUE(close_to("probabilities", probabilities->scores(input), lumos::read_npy(dir + "probabilities.npy"), 1e-4));
+}
+
+INSTANTIATE_TEST_SUITE_P(Applications, KerasParity, ::testing::ValuesIn(parity_cases()), case_name);
+
+class NsfwjsModel : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
+
+// nsfwjs's real MobileNetV2 and InceptionV3 on skimage's photos, as the package ships them
+// (uint8-quantised TF.js) and rewritten as Keras files: lumos's probabilities are tfjs's.
+TEST_P(NsfwjsModel, ProbabilitiesEqualTfjsOnRealPhotos) {
+  const auto dir = kKeras + "nsfw_" + std::get<0>(GetParam()) + "/";
+  ASSERT_TRUE(fs::exists(dir + "probabilities.npy")) << dir << " is missing: run tests/fixtures/" << kScript;
+  auto model = lumos::Model::load(dir + std::get<1>(GetParam()), {lumos::Score::probability});
+  EXPECT_EQ(model->input().layout, lumos::Layout::NHWC);
+  // No Rescaling layer and no keras.applications name: the documented default, [0, 1].
+  EXPECT_EQ(model->metadata().at("preprocess"), "unit");
+  const auto expected = lumos::read_npy(dir + "probabilities.npy");
+  const auto actual = model->scores(lumos::read_npy(dir + "input.npy"));
+  EXPECT_TRUE(close_to("probabilities", actual, expected, 1e-4));
+  EXPECT_TRUE(at::equal(actual.argmax(1), expected.argmax(1)));
+}
+
+INSTANTIATE_TEST_SUITE_P(Nsfwjs, NsfwjsModel,
+                         ::testing::Combine(::testing::Values("mobilenet_v2", "inception_v3"),
+                                            ::testing::ValuesIn(kFormats)),
+                         [](const auto& info) {
+                           auto name = std::get<0>(info.param) + "_" + std::get<1>(info.param);
+                           for (auto& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+                           return name;
+                         });
+
+TEST(KerasModel, LayersCarryKerasNamesNestedOnesUnderTheirModel) {
+  auto model = lumos::Model::load(kKeras + "nested_sequential/model.keras");
+  std::map<std::string, lumos::LayerInfo> by_name;
+  for (const auto& info : model->layers()) by_name[info.name] = info;
+  ASSERT_TRUE(by_name.count("mobilenetv2_0.35_64/out_relu"));
+  EXPECT_EQ(by_name["mobilenetv2_0.35_64/out_relu"].op, "ReLU");
+  EXPECT_EQ(by_name["mobilenetv2_0.35_64/out_relu"].layout, lumos::Layout::NCHW);
+  EXPECT_EQ(by_name["mobilenetv2_0.35_64/block_1_expand"].op, "Conv2D");
+  EXPECT_EQ(by_name["dense"].shape, (std::vector<int64_t>{1, 5}));
+  // The nested model's own name is its output, as model.get_layer(name).output is in Keras.
+  EXPECT_EQ(by_name["mobilenetv2_0.35_64"].shape, by_name["mobilenetv2_0.35_64/out_relu"].shape);
+  // Only Keras layers are listed, not the operators a layer became.
+  EXPECT_FALSE(by_name.count("dense/linear"));
+  EXPECT_EQ(model->resolve_layer("mobilenetv2_0.35_64/block_16_project"), "mobilenetv2_0.35_64/block_16_project");
+  const auto message = lumos::testing::error_of<lumos::LayerNotFoundError>([&] { model->resolve_layer("out_relu"); });
+  EXPECT_NE(message.find("mobilenetv2_0.35_64/out_relu"), std::string::npos) << message;
+}
+
+TEST(KerasModel, NamesWithSlashesAndSharedLayersCalls) {
+  auto densenet = lumos::Model::load(kKeras + "densenet121/model_b.h5");
+  EXPECT_EQ(densenet->resolve_layer("conv1/conv"), "conv1/conv");
+  auto mobilenet = lumos::Model::load(kKeras + "mobilenet_v3_small/model.keras");
+  EXPECT_EQ(mobilenet->resolve_layer("expanded_conv/squeeze_excite/Mul"), "expanded_conv/squeeze_excite/Mul");
+  // The zoo calls one convolution twice: its second call is "shared_conv:1".
+  auto zoo = lumos::Model::load(kKeras + "zoo/model_a.h5");
+  EXPECT_EQ(zoo->resolve_layer("shared_conv"), "shared_conv");
+  EXPECT_EQ(zoo->resolve_layer("shared_conv:1"), "shared_conv:1");
+}
+
+TEST(KerasModel, PreprocessingFollowsTheFile) {
+  const std::map<std::string, std::string> expected = {
+      {"vgg16", "caffe"},        {"resnet50", "caffe"},         {"resnet50v2", "tf"},       {"inception_v3", "tf"},
+      {"xception", "tf"},        {"mobilenet", "tf"},           {"mobilenet_v2", "tf"},     {"densenet121", "imagenet"},
+      {"efficientnetb0", "raw"}, {"mobilenet_v3_small", "raw"}, {"convnext_tiny", "raw"},   {"zoo", "unit"},
+      {"nested_sequential", "tf"}, {"nested_functional", "caffe"}};
+  for (const auto& [name, preprocess] : expected) {
+    EXPECT_EQ(lumos::Model::load(kKeras + name + "/model.keras")->metadata().at("preprocess"), preprocess) << name;
+  }
+}
+
+TEST(KerasModel, ChannelsFirstModelTakesNchw) {
+  auto model = lumos::Model::load(kKeras + "channels_first/model.keras");
+  EXPECT_EQ(model->input().layout, lumos::Layout::NCHW);
+  EXPECT_EQ(model->input().channels, 3);
+  EXPECT_EQ(model->input().height, 20);
+}
+
+// The engine's features serve Keras models: Grad-CAM's map is the one tfjs's activations
+// and gradients give; every CAM method, Ablation-CAM's head-only forwards and bf16 run.
+TEST(KerasModel, GradCamMapEqualsTheOneFromTfjsGradients) {
+  const auto dir = kKeras + "resnet50/";
+  auto model = lumos::Model::load(dir + "model.keras");
+  const auto input = lumos::read_npy(dir + "input.npy");
+  lumos::CamExplainer cam(*model, {lumos::CamMethod::gradcam});
+  const auto explanations = cam.explain(input, {lumos::Target::top(1)});
+  const auto activation = lumos::read_npy(dir + "cam_activation.npy").to(at::kDouble);  // NHWC
+  const auto gradient = lumos::read_npy(dir + "cam_gradient.npy").to(at::kDouble);
+  for (int64_t i = 0; i < input.size(0); ++i) {
+    const auto weights = gradient[i].mean(at::IntArrayRef{0, 1});
+    auto map = at::relu((activation[i] * weights).sum(2));
+    map = map - map.min();
+    map = map / (1e-7 + map.max());
+    EXPECT_TRUE(close_to("Grad-CAM layer map", explanations[i].maps[0].layers[0].map, map.to(at::kFloat), 1e-4));
+  }
+}
+
+TEST(KerasModel, EveryCamMethodAblationAndBf16Run) {
+  auto model = lumos::Model::load(kKeras + "mobilenet_v2/model_a.h5");
+  const auto input = lumos::read_npy(kKeras + "mobilenet_v2/input.npy");
+  lumos::CamOptions options;
+  options.perturbation_batch = 64;
+  lumos::CamExplainer cam(*model, lumos::all_cam_methods(), options);
+  for (const auto& explanation : cam.explain(input, {lumos::Target::top(1)})) {
+    for (const auto& map : explanation.maps) EXPECT_TRUE(at::isfinite(map.map).all().item<bool>()) << to_string(map.method);
+  }
+  // Ablation-CAM's forwards run only what follows the layer: given the layer's own value,
+  // they reproduce the scores.
+  const auto layer = model->default_layer();
+  const auto trace = model->trace(input, {layer}, false);
+  EXPECT_TRUE(close_to("scores given the layer", model->scores_given(input, layer, trace.activations.at(layer)),
+                       trace.scores, 1e-6));
+  lumos::CamOptions bf16;
+  bf16.bf16 = true;
+  lumos::CamExplainer scorecam(*model, {lumos::CamMethod::scorecam}, bf16);
+  EXPECT_TRUE(at::isfinite(scorecam.explain(input, {lumos::Target::top(1)})[0].maps[0].map).all().item<bool>());
+}
+
+// ---------------------------------------------------------------- bad input: one line, never a crash
+namespace {
+
+// The zoo's TF.js model with `edit` applied to its model.json, in a directory of its own.
+std::string edited_tfjs(const std::string& name, const std::function<void(nlohmann::json&)>& edit) {
+  const auto dir = temp_dir(name);
+  fs::copy(kKeras + "zoo/tfjs", dir, fs::copy_options::recursive);
+  nlohmann::json model;
+  std::ifstream(dir / "model.json") >> model;
+  edit(model);
+  std::ofstream(dir / "model.json") << model.dump();
+  return (dir / "model.json").string();
+}
+
+nlohmann::json& zoo_layer(nlohmann::json& model, const std::string& name) {
+  for (auto& layer : model["modelTopology"]["config"]["layers"]) {
+    if (layer["name"] == name) return layer;
+  }
+  throw std::runtime_error("no layer " + name);
+}
+
+template <typename E = lumos::ModelError>
+std::string load_error(const std::string& path) {
+  const auto message = error_of<E>([&] { lumos::Model::load(path); });
+  EXPECT_FALSE(message.empty()) << path << " loaded";
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  return message;
+}
+
+std::string truncated_copy(const std::string& from, const std::string& name, double fraction) {
+  const auto path = temp_dir(name) / fs::path(from).filename();
+  std::ifstream in(from, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ofstream(path, std::ios::binary) << bytes.substr(0, static_cast<size_t>(bytes.size() * fraction));
+  return path.string();
+}
+
+}  // namespace
+
+TEST(KerasBadInput, LambdaLayerIsNamedWithItsClass) {
+  const auto path = edited_tfjs("lambda", [](auto& model) {
+    auto& layer = zoo_layer(model, "elu");
+    layer["class_name"] = "Lambda";
+    layer["config"] = {{"name", "elu"}, {"function", "lambda x: x"}};
+  });
+  const auto message = load_error(path);
+  EXPECT_NE(message.find("layer 'elu' (Lambda)"), std::string::npos) << message;
+  EXPECT_NE(message.find("Python code is not in the file"), std::string::npos) << message;
+}
+
+TEST(KerasBadInput, CustomLayerClassIsUnsupportedNamingLayerAndClass) {
+  const auto path = edited_tfjs("custom", [](auto& model) { zoo_layer(model, "elu")["class_name"] = "MyAttention"; });
+  const auto message = load_error<lumos::UnsupportedOpError>(path);
+  EXPECT_NE(message.find("layer 'elu' (MyAttention)"), std::string::npos) << message;
+}
+
+TEST(KerasBadInput, UnknownLayerOptionIsNamed) {
+  const auto path = edited_tfjs("option", [](auto& model) { zoo_layer(model, "last_conv")["config"]["padding_mode"] = "reflect"; });
+  const auto message = load_error(path);
+  EXPECT_NE(message.find("layer 'last_conv' (Conv2D): unknown option 'padding_mode'"), std::string::npos) << message;
+}
+
+TEST(KerasBadInput, UnsupportedOptionValueIsNamed) {
+  const auto path = edited_tfjs("causal", [](auto& model) { zoo_layer(model, "last_conv")["config"]["padding"] = "causal"; });
+  const auto message = load_error(path);
+  EXPECT_NE(message.find("option 'padding' = 'causal' is not supported"), std::string::npos) << message;
+}
+
+TEST(KerasBadInput, WeightOfTheWrongShapeIsNamed) {
+  const auto path = edited_tfjs("shape", [](auto& model) { zoo_layer(model, "last_conv")["config"]["filters"] = 5; });
+  const auto message = load_error(path);
+  EXPECT_NE(message.find("layer 'last_conv' (Conv2D): weight 'kernel' has shape [3,3,16,6] but the layer needs "
+                         "[3,3,16,5]"),
+            std::string::npos)
+      << message;
+}
+
+TEST(KerasBadInput, MissingShardIsNamed) {
+  const auto path = edited_tfjs("shard", [](auto&) {});
+  fs::remove(fs::path(path).parent_path() / "group1-shard1of1.bin");
+  const auto message = load_error(path);
+  EXPECT_NE(message.find("group1-shard1of1.bin"), std::string::npos) << message;
+  EXPECT_NE(message.find("missing"), std::string::npos) << message;
+}
+
+TEST(KerasBadInput, ShortShardIsNamed) {
+  const auto path = edited_tfjs("short_shard", [](auto&) {});
+  const auto shard = fs::path(path).parent_path() / "group1-shard1of1.bin";
+  fs::resize_file(shard, fs::file_size(shard) / 2);
+  EXPECT_NE(load_error(path).find("a shard is truncated"), std::string::npos);
+}
+
+TEST(KerasBadInput, WeightsOnlyH5AsksForTheWholeModel) {
+  const auto message = load_error(kKeras + "zoo/weights_only.h5");
+  EXPECT_NE(message.find("holds weights only"), std::string::npos) << message;
+  EXPECT_NE(message.find("model.save"), std::string::npos) << message;
+}
+
+TEST(KerasBadInput, TruncatedHdf5AndZipAreErrors) {
+  for (double fraction : {0.5, 0.98}) {
+    EXPECT_FALSE(load_error(truncated_copy(kKeras + "zoo/model_a.h5", "h5", fraction)).empty());
+    EXPECT_FALSE(load_error(truncated_copy(kKeras + "zoo/model.keras", "zip", fraction)).empty());
+  }
+  EXPECT_NE(load_error(truncated_copy(kKeras + "zoo/model.keras", "zip_head", 0.01)).find("zip"), std::string::npos);
+}
+
+TEST(KerasBadInput, WeightsFromAnotherModelAreRefused) {
+  const auto dir = temp_dir("mismatch");
+  fs::copy(kKeras + "vgg16/tfjs/model.json", dir / "model.json");
+  fs::copy(kKeras + "vgg19/tfjs/group1-shard1of1.bin", dir / "group1-shard1of1.bin");
+  EXPECT_FALSE(load_error((dir / "model.json").string()).empty());
+}
+
+TEST(KerasBadInput, GraphModelAndPlainJsonAreExplained) {
+  const auto dir = temp_dir("graph_model");
+  std::ofstream(dir / "model.json") << R"({"format": "graph-model", "modelTopology": {"node": []}, "weightsManifest": []})";
+  EXPECT_NE(load_error((dir / "model.json").string()).find("graph model"), std::string::npos);
+  std::ofstream(dir / "other.json") << R"({"labels": ["cat"]})";
+  EXPECT_NE(load_error((dir / "other.json").string()).find("not a TF.js layers model"), std::string::npos);
+}
