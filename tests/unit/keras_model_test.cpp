@@ -5,6 +5,7 @@
 #include "lumos/error.hpp"
 #include "lumos/model.hpp"
 #include "lumos/npy.hpp"
+#include "model/keras/translate.hpp"
 #include "support/close_to.hpp"
 #include "support/error_of.hpp"
 #include "support/fixture_json.hpp"
@@ -329,4 +330,26 @@ TEST(KerasBadInput, GraphModelAndPlainJsonAreExplained) {
   EXPECT_NE(load_error((dir / "model.json").string()).find("graph model"), std::string::npos);
   std::ofstream(dir / "other.json") << R"({"labels": ["cat"]})";
   EXPECT_NE(load_error((dir / "other.json").string()).find("not a TF.js layers model"), std::string::npos);
+}
+
+// Keras 3 finds a layer's weights by its class name in snake case; these are Python's
+// keras.src.utils.naming.to_snake_case results.
+TEST(KerasNames, SnakeCaseIsKeras) {
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"Conv2D", "conv2d"},
+      {"BatchNormalization", "batch_normalization"},
+      {"ReLU", "re_lu"},
+      {"PReLU", "p_re_lu"},
+      {"DepthwiseConv2D", "depthwise_conv2d"},
+      {"ZeroPadding2D", "zero_padding2d"},
+      {"LayerScale", "layer_scale"},
+      {"GlobalAveragePooling2D", "global_average_pooling2d"},
+      {"TFOpLambda", "tf_op_lambda"},
+      {"Conv2DTranspose", "conv2d_transpose"},
+      {"ABCDef", "abc_def"},
+      {"aBcDeF", "a_bc_de_f"},
+      {"ELU", "elu"},
+      {"HardSwishXYZabc", "hard_swish_xy_zabc"},
+  };
+  for (const auto& [name, snake] : expected) EXPECT_EQ(lumos::keras::snake_case(name), snake) << name;
 }

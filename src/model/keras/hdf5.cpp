@@ -63,7 +63,7 @@ float bfloat16_to_float(uint16_t bits) {
 
 struct Hdf5File::State {
   std::string label;
-  std::string image;  // the bytes of an in-memory file; HDF5 reads them in place
+  Bytes image;  // the file's bytes; HDF5 reads them in place
   hid_t file = -1;
   ~State() {
     if (file >= 0) H5Fclose(file);
@@ -71,19 +71,8 @@ struct Hdf5File::State {
 
   [[noreturn]] void fail(const std::string& message) const { throw ModelError("'" + label + "': " + message); }
 
-  bool exists(const std::string& path) const {
-    // H5Lexists checks one link at a time: walk the path so a missing parent is not an error.
-    std::string prefix;
-    size_t start = 0;
-    while (start <= path.size()) {
-      const size_t end = std::min(path.find('/', start), path.size());
-      prefix += (prefix.empty() ? "" : "/") + path.substr(start, end - start);
-      if (H5Lexists(file, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
-      if (H5Oexists_by_name(file, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
-      start = end + 1;
-    }
-    return true;
-  }
+  // With the error stack silenced, a missing link anywhere on the path is just "no".
+  bool exists(const std::string& path) const { return H5Oexists_by_name(file, path.c_str(), H5P_DEFAULT) > 0; }
 
   std::vector<std::string> read_strings(const std::string& object, const std::string& attribute) const {
     Handle attr(H5Aopen_by_name(file, object.c_str(), attribute.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
@@ -124,24 +113,17 @@ struct Hdf5File::State {
 
 Hdf5File::Hdf5File(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
-Hdf5File Hdf5File::open(const std::string& path) {
-  std::lock_guard lock(hdf5_mutex());
-  silence_hdf5();
-  auto state = std::make_shared<State>();
-  state->label = path;
-  state->file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (state->file < 0) state->fail("not a readable HDF5 file (truncated or corrupt)");
-  return Hdf5File(std::move(state));
-}
+Hdf5File Hdf5File::open(const std::string& path) { return open_image(map_file(path), path); }
 
-Hdf5File Hdf5File::open_image(std::string bytes, const std::string& label) {
+Hdf5File Hdf5File::open_image(Bytes bytes, const std::string& label) {
   std::lock_guard lock(hdf5_mutex());
   silence_hdf5();
   auto state = std::make_shared<State>();
   state->label = label;
   state->image = std::move(bytes);
-  if (!state->image.empty()) {
-    state->file = H5LTopen_file_image(state->image.data(), state->image.size(),
+  if (state->image.size > 0) {
+    // DONT_COPY / DONT_RELEASE: HDF5 reads the caller's bytes, which it never writes.
+    state->file = H5LTopen_file_image(const_cast<char*>(state->image.data), state->image.size,
                                       H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE);
   }
   if (state->file < 0) state->fail("not a readable HDF5 file (truncated or corrupt)");
@@ -180,6 +162,21 @@ std::vector<std::string> Hdf5File::members(const std::string& group) const {
   return names;
 }
 
+std::vector<std::string> Hdf5File::datasets(const std::string& group) const {
+  std::lock_guard lock(hdf5_mutex());
+  std::vector<std::string> found;
+  if (!state_->exists(group)) return found;
+  Handle g(H5Gopen2(state_->file, group.c_str(), H5P_DEFAULT), H5Gclose);
+  if (!g.ok()) return found;
+  const auto visit = [](hid_t, const char* name, const H5O_info_t* info, void* out) -> herr_t {
+    if (info->type == H5O_TYPE_DATASET) static_cast<std::vector<std::string>*>(out)->push_back(name);
+    return 0;
+  };
+  if (H5Ovisit(g.get(), H5_INDEX_NAME, H5_ITER_INC, visit, &found) < 0) state_->fail("cannot list group '" + group + "'");
+  for (auto& name : found) name = group + "/" + name;
+  return found;
+}
+
 std::optional<std::string> Hdf5File::text(const std::string& object, const std::string& attribute) const {
   std::lock_guard lock(hdf5_mutex());
   const auto path = object.empty() ? std::string("/") : object;
@@ -203,9 +200,8 @@ std::vector<std::string> Hdf5File::texts(const std::string& object, const std::s
 
 at::Tensor Hdf5File::read(const std::string& dataset) const {
   std::lock_guard lock(hdf5_mutex());
-  if (!state_->exists(dataset)) state_->fail("has no dataset '" + dataset + "'");
   Handle data(H5Dopen2(state_->file, dataset.c_str(), H5P_DEFAULT), H5Dclose);
-  if (!data.ok()) state_->fail("'" + dataset + "' is not a dataset");
+  if (!data.ok()) state_->fail("has no dataset '" + dataset + "'");
   Handle type(H5Dget_type(data.get()), H5Tclose);
   Handle space(H5Dget_space(data.get()), H5Sclose);
   const auto dims = dims_of(space.get());
@@ -213,13 +209,22 @@ at::Tensor Hdf5File::read(const std::string& dataset) const {
   const size_t width = H5Tget_size(type.get());
   // Keras 3 stores bfloat16 variables as raw 16-bit values with a dtype attribute.
   bool bfloat16 = false;
-  if (H5Aexists(data.get(), "dtype") > 0) {
+  if (type_class != H5T_FLOAT && H5Aexists(data.get(), "dtype") > 0) {
     const auto dtype = state_->read_strings(dataset, "dtype");
     bfloat16 = dtype.size() == 1 && dtype.front() == "bfloat16";
   }
   at::Tensor out = at::empty(dims, at::kFloat);
   herr_t status = -1;
-  if (bfloat16 && width == 2) {
+  Handle properties(H5Dget_create_plist(data.get()), H5Pclose);
+  const haddr_t offset = H5Dget_offset(data.get());
+  const size_t bytes = static_cast<size_t>(out.nbytes());
+  const bool in_place = H5Tequal(type.get(), H5T_IEEE_F32LE) > 0 && properties.ok() &&
+                        H5Pget_layout(properties.get()) == H5D_CONTIGUOUS && H5Pget_nfilters(properties.get()) == 0 &&
+                        offset != HADDR_UNDEF && offset + bytes <= state_->image.size;
+  if (in_place) {
+    std::memcpy(out.data_ptr(), state_->image.data + offset, bytes);
+    status = 0;
+  } else if (bfloat16 && width == 2) {
     std::vector<uint16_t> raw(out.numel());
     Handle memory(H5Tcopy(type.get()), H5Tclose);
     status = H5Dread(data.get(), memory.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data());

@@ -3,6 +3,8 @@
 // the object, never an HDF5 error stack on stderr.
 #pragma once
 
+#include "model/keras/mapped_file.hpp"
+
 #include <ATen/core/Tensor.h>
 
 #include <memory>
@@ -16,8 +18,9 @@ class Hdf5File {
  public:
   // Throws ModelError if `path` is not a readable HDF5 file.
   static Hdf5File open(const std::string& path);
-  // An HDF5 file held in memory; `label` names it in messages ("model.keras:model.weights.h5").
-  static Hdf5File open_image(std::string bytes, const std::string& label);
+  // An HDF5 file in memory (the weights inside a .keras archive, read in place); `label`
+  // names it in messages ("model.keras:model.weights.h5").
+  static Hdf5File open_image(Bytes bytes, const std::string& label);
 
   const std::string& label() const;
 
@@ -26,13 +29,16 @@ class Hdf5File {
   bool is_group(const std::string& path) const;
   // The names of a group's members, in the file's name order.
   std::vector<std::string> members(const std::string& group) const;
+  // The paths of every dataset below a group (none if it does not exist).
+  std::vector<std::string> datasets(const std::string& group) const;
 
   // A string attribute of an object (scalar, fixed or variable length), if present.
   std::optional<std::string> text(const std::string& object, const std::string& attribute) const;
   // A 1-D array of strings (Keras's layer_names, weight_names), empty if absent.
   std::vector<std::string> texts(const std::string& object, const std::string& attribute) const;
 
-  // A numeric dataset as float32 (float16, bfloat16 and float64 are converted).
+  // A numeric dataset as float32 (float16, bfloat16 and float64 are converted). Plain
+  // float32 data, which Keras writes, is copied straight from the file's bytes.
   at::Tensor read(const std::string& dataset) const;
 
  private:

@@ -91,13 +91,17 @@ const Json& model_entry(const Json& config, const std::string& what) {
 }
 
 KerasSource read_keras3(const std::string& path, const std::function<bool(const std::string&)>& has,
-                        const std::function<std::string(const std::string&)>& read) {
+                        const std::function<Bytes(const std::string&)>& read) {
+  const auto text = [&](const std::string& member) {
+    const auto bytes = read(member);
+    return std::string(bytes.data, bytes.size);
+  };
   KerasSource source;
   source.path = path;
   if (!has("config.json")) throw ModelError("'" + path + "' has no config.json; it is not a Keras model");
-  source.model = model_entry(parse_json(read("config.json"), "'" + path + "' config.json"), "'" + path + "' config.json");
+  source.model = model_entry(parse_json(text("config.json"), "'" + path + "' config.json"), "'" + path + "' config.json");
   if (has("metadata.json")) {
-    const auto metadata = parse_json(read("metadata.json"), "'" + path + "' metadata.json");
+    const auto metadata = parse_json(text("metadata.json"), "'" + path + "' metadata.json");
     source.keras_version = metadata.value("keras_version", "");
   }
   source.keras_major = major_version(source.keras_version, 3);
@@ -229,6 +233,12 @@ KerasSource read_tfjs(const std::string& path) {
   source.keras_version = topology.is_object() ? topology.value("keras_version", "") : "";
   source.keras_major = major_version(source.keras_version, 2);
   source.weights = named_weights(read_tfjs_weights(model["weightsManifest"], json_path.parent_path(), label), label);
+  // tensorflowjs_converter --metadata: lumos reads "labels", "preprocess" and "cam_layer" from it.
+  if (model.contains("userDefinedMetadata") && model["userDefinedMetadata"].is_object()) {
+    for (const auto& [key, value] : model["userDefinedMetadata"].items()) {
+      source.metadata[key] = value.is_string() ? value.get<std::string>() : value.dump();
+    }
+  }
   return source;
 }
 
@@ -242,7 +252,7 @@ KerasSource read_source(const std::string& path, Format format) {
     case Format::keras_directory:
       return read_keras3(
           path, [&](const std::string& m) { return fs::exists(fs::path(path) / m); },
-          [&](const std::string& m) { return read_file(fs::path(path) / m, "Keras model part"); });
+          [&](const std::string& m) { return map_file((fs::path(path) / m).string()); });
     case Format::hdf5:
       return read_hdf5(path);
     case Format::tfjs:
@@ -253,21 +263,23 @@ KerasSource read_source(const std::string& path, Format format) {
   throw ModelError("'" + path + "' is not a Keras or TF.js model");
 }
 
+TranslatedModel translate_file(const std::string& path) {
+  auto source = read_source(path, detect(path));
+  try {
+    return translate(source);
+  } catch (const UnsupportedOpError& e) {
+    throw UnsupportedOpError("'" + path + "': " + e.what());
+  } catch (const ModelError& e) {
+    throw ModelError("'" + path + "': " + e.what());
+  }
+}
+
 }  // namespace
 
 bool is_keras_model(const std::string& path) { return detect(path) != Format::none; }
 
 std::unique_ptr<Model> load(const std::string& path, const LoadOptions& options) {
-  auto source = read_source(path, detect(path));
-  auto translated = [&] {
-    try {
-      return translate(source);
-    } catch (const UnsupportedOpError& e) {
-      throw UnsupportedOpError("'" + path + "': " + e.what());
-    } catch (const ModelError& e) {
-      throw ModelError("'" + path + "': " + e.what());
-    }
-  }();
+  auto translated = translate_file(path);
   onnx::FrontEnd front_end;
   front_end.input = translated.input;
   for (const auto& [name, maker] : translated.graph.exposed()) {
@@ -284,6 +296,34 @@ std::unique_ptr<Model> load(const std::string& path, const LoadOptions& options)
   } catch (const ModelError& e) {
     throw ModelError("'" + path + "': " + e.what());
   }
+}
+
+void write_onnx(const std::string& keras_path, const std::string& onnx_path) {
+  auto translated = translate_file(keras_path);
+  auto& model = translated.graph.model();
+  for (const auto& [name, value] : translated.graph.take_constants()) {
+    auto* tensor = model.mutable_graph()->add_initializer();
+    tensor->set_name(name);
+    const bool integer = value.scalar_type() == at::kLong;
+    tensor->set_data_type(integer ? ::onnx::TensorProto::INT64 : ::onnx::TensorProto::FLOAT);
+    for (auto d : value.sizes()) tensor->add_dims(d);
+    const auto data = integer ? value.contiguous() : value.to(at::kFloat).contiguous();
+    tensor->set_raw_data(data.data_ptr(), data.nbytes());
+  }
+  for (auto& output : *model.mutable_graph()->mutable_output()) {
+    output.mutable_type()->mutable_tensor_type()->set_elem_type(::onnx::TensorProto::FLOAT);
+  }
+  for (const auto& [key, value] : translated.metadata) {
+    auto* entry = model.add_metadata_props();
+    entry->set_key(key);
+    entry->set_value(value);
+  }
+  const auto partial = onnx_path + ".tmp";
+  {
+    std::ofstream file(partial, std::ios::binary);
+    if (!file || !model.SerializeToOstream(&file)) throw ModelError("cannot write '" + onnx_path + "'");
+  }
+  fs::rename(partial, onnx_path);
 }
 
 }  // namespace lumos::keras

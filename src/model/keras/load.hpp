@@ -16,4 +16,8 @@ bool is_keras_model(const std::string& path);
 // Throws ModelError naming the file and the problem.
 std::unique_ptr<Model> load(const std::string& path, const LoadOptions& options);
 
+// Writes the graph a Keras model becomes as an .onnx file (weights as initializers): the
+// same network for the ONNX front end, which bench/keras_bench compares against.
+void write_onnx(const std::string& keras_path, const std::string& onnx_path);
+
 }  // namespace lumos::keras

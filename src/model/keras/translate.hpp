@@ -21,6 +21,7 @@ struct KerasSource {
   int keras_major = 3;            // 2 for Keras 2 .h5 and TF.js files
   std::string keras_version;      // as the file records it ("2.2.4", "3.6.0", "tfjs-layers 4.22.0")
   std::unique_ptr<WeightStore> weights;
+  std::map<std::string, std::string> metadata;  // what the file states (TF.js userDefinedMetadata)
 };
 
 struct TranslatedModel {
@@ -31,5 +32,9 @@ struct TranslatedModel {
 
 // Throws ModelError (or UnsupportedOpError for a layer class lumos lacks) naming the layer.
 TranslatedModel translate(KerasSource& source);
+
+// keras.src.utils.naming.to_snake_case: "BatchNormalization" -> "batch_normalization",
+// how Keras 3 names a layer's group of weights.
+std::string snake_case(const std::string& class_name);
 
 }  // namespace lumos::keras

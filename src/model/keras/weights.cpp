@@ -90,23 +90,16 @@ class Keras3Weights final : public WeightStore {
 
   void check_all_used() const override {
     for (const auto& root : {"layers", "_layer_checkpoint_dependencies"}) {
-      if (file_.is_group(root)) check_group(root);
-    }
-  }
-
- private:
-  void check_group(const std::string& group) const {
-    for (const auto& member : file_.members(group)) {
-      const auto path = group + "/" + member;
-      if (file_.is_group(path)) {
-        check_group(path);
-      } else if (group.size() > 5 && group.compare(group.size() - 5, 5, "/vars") == 0 && !used_.count(path)) {
-        throw ModelError("'" + file_.label() + "' holds weights at '" + path +
-                         "' that no layer of the model uses; the weights do not belong to this model");
+      for (const auto& path : file_.datasets(root)) {
+        if (!used_.count(path)) {
+          throw ModelError("'" + file_.label() + "' holds weights at '" + path +
+                           "' that no layer of the model uses; the weights do not belong to this model");
+        }
       }
     }
   }
 
+ private:
   Hdf5File file_;
   std::set<std::string> used_;
 };

@@ -1,5 +1,8 @@
-// Read-only access to the members of a zip archive (a Keras 3 .keras file) through libzip.
+// Read-only access to the members of a zip archive (a Keras 3 .keras file): libzip over
+// the file mapped into memory, so a stored (uncompressed) member is read in place.
 #pragma once
+
+#include "model/keras/mapped_file.hpp"
 
 #include <memory>
 #include <string>
@@ -12,8 +15,9 @@ class ZipArchive {
   explicit ZipArchive(const std::string& path);
 
   bool has(const std::string& member) const;
-  // The member's bytes; throws ModelError if it is missing, corrupt or implausibly large.
-  std::string read(const std::string& member) const;
+  // The member's bytes: a view into the file for a stored member (Keras stores them
+  // all), else inflated. Throws ModelError if it is missing, corrupt or implausibly large.
+  Bytes read(const std::string& member) const;
 
  private:
   struct State;

@@ -1,0 +1,108 @@
+// A Keras model runs on the same engine as ONNX: load, forward and Grad-CAM of a .keras
+// file beside the same network as an .onnx file (written from the graph the Keras front
+// end builds, weights as initializers), in one run.
+// Usage: keras_bench [--threads N] [--rounds N] MODEL.keras...
+// Each round loads, runs a batch-1 forward and a Grad-CAM with each file, back to back,
+// and takes the .keras/.onnx ratio within the round (the shared machine has slow phases);
+// prints a Markdown table of medians over the rounds after one warm-up round.
+#include "lumos/cam.hpp"
+#include "lumos/model.hpp"
+#include "lumos/runtime.hpp"
+#include "model/keras/load.hpp"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Options {
+  int threads = 2;
+  int rounds = 7;
+  std::vector<std::string> models;
+};
+
+[[noreturn]] void usage() {
+  std::cerr << "usage: keras_bench [--threads N] [--rounds N] MODEL.keras...\n";
+  std::exit(2);
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if ((arg == "--threads" || arg == "--rounds") && i + 1 < argc) {
+      (arg == "--threads" ? o.threads : o.rounds) = std::stoi(argv[++i]);
+    } else if (!arg.empty() && arg[0] != '-') {
+      o.models.push_back(arg);
+    } else {
+      usage();
+    }
+  }
+  if (o.models.empty() || o.rounds < 1) usage();
+  return o;
+}
+
+double elapsed_ms(const std::function<void()>& f) {
+  const auto start = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+// One model file's times in one round: load, forward, Grad-CAM (ms).
+std::array<double, 3> measure(const std::string& path, const at::Tensor& input) {
+  std::unique_ptr<lumos::Model> model;
+  const double load = elapsed_ms([&] { model = lumos::Model::load(path); });
+  model->scores(input);  // first forward: allocations, oneDNN primitives
+  const double forward = elapsed_ms([&] { model->scores(input); });
+  lumos::CamExplainer cam(*model, {lumos::CamMethod::gradcam});
+  cam.explain(input, {lumos::Target::top(1)});
+  const double gradcam = elapsed_ms([&] { cam.explain(input, {lumos::Target::top(1)}); });
+  return {load, forward, gradcam};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto options = parse(argc, argv);
+  lumos::keep_freed_memory();
+  at::set_num_threads(options.threads);
+  std::printf("| model | load .keras | load .onnx | ratio | forward .keras | forward .onnx | ratio | Grad-CAM .keras | "
+              "Grad-CAM .onnx | ratio |\n|---|---|---|---|---|---|---|---|---|---|\n");
+  for (const auto& keras : options.models) {
+    const auto onnx = std::filesystem::path(keras).replace_extension(".onnx").string();
+    lumos::keras::write_onnx(keras, onnx);
+    const auto spec = lumos::Model::load(keras)->input();
+    const auto input = at::rand({1, spec.height, spec.width, spec.channels}) * 255;
+    std::array<std::vector<double>, 3> keras_ms, onnx_ms, ratios;
+    for (int round = 0; round <= options.rounds; ++round) {
+      const auto k = measure(keras, input);
+      const auto o = measure(onnx, input);
+      if (round == 0) continue;  // warm-up: page cache, allocator
+      for (size_t i = 0; i < 3; ++i) {
+        keras_ms[i].push_back(k[i]);
+        onnx_ms[i].push_back(o[i]);
+        ratios[i].push_back(k[i] / o[i]);
+      }
+    }
+    std::printf("| %s |", std::filesystem::path(keras).parent_path().filename().c_str());
+    for (size_t i = 0; i < 3; ++i) {
+      std::printf(" %.1f ms | %.1f ms | %.2fx |", median(keras_ms[i]), median(onnx_ms[i]), median(ratios[i]));
+    }
+    std::printf("\n");
+  }
+}
