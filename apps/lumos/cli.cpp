@@ -76,7 +76,7 @@ int report_current_exception() {
 }
 
 void ModelOptions::add_to(CLI::App& command, bool with_score) {
-  command.add_option("-m,--model", path, "Model file (.onnx)")->required();
+  command.add_option("-m,--model", path, "Model file: .onnx, .keras, .h5, or a TF.js model.json")->required();
   if (with_score) {
     command.add_option("--score", score, "Which scores to report: logits (default; a final Softmax is skipped) "
                                          "or probability")

@@ -428,7 +428,7 @@ class Explainer {
 CLI::App* add_explain_command(CLI::App& app, ExplainOptions& options) {
   auto* command = app.add_subcommand(
       "explain", "Explain each image's prediction: heatmaps, LIME superpixels, a JSON file and an HTML report");
-  command->add_option("-m,--model", options.model.path, "Model file (.onnx). Default: the bundled face-expression model");
+  command->add_option("-m,--model", options.model.path, "Model file: .onnx, .keras, .h5, or a TF.js model.json. Default: the bundled face-expression model");
   command->add_option("--score", options.model.score,
                       "Explain logits (default; a final Softmax is skipped) or probability")
       ->check(CLI::IsMember({"logits", "probability"}));

@@ -3,6 +3,8 @@
 // (tests/fixtures/make_keras_models.py, keras_models.js).
 #include "lumos/cam.hpp"
 #include "lumos/error.hpp"
+#include "lumos/image.hpp"
+#include "lumos/lime.hpp"
 #include "lumos/model.hpp"
 #include "lumos/npy.hpp"
 #include "model/keras/translate.hpp"
@@ -14,6 +16,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -39,9 +42,11 @@ std::vector<Case> parity_cases() {
   if (!in) return {{"missing-fixtures", "", "", true}};
   std::vector<Case> cases;
   for (const auto& entry : nlohmann::json::parse(in)) {
-    for (const auto& file : kFormats) {
-      cases.push_back({entry["name"], file, entry["cam_layer"], entry["default_layer"]});
-    }
+    auto files = kFormats;
+    // A few models also as tensorflowjs_converter writes Keras 3 files (Keras 3's config,
+    // weights named by their .keras path).
+    if (fs::exists(kKeras + entry["name"].get<std::string>() + "/tfjs_keras3")) files.push_back("tfjs_keras3/model.json");
+    for (const auto& file : files) cases.push_back({entry["name"], file, entry["cam_layer"], entry["default_layer"]});
   }
   return cases;
 }
@@ -211,6 +216,21 @@ TEST(KerasModel, EveryCamMethodAblationAndBf16Run) {
   EXPECT_TRUE(at::isfinite(scorecam.explain(input, {lumos::Target::top(1)})[0].maps[0].map).all().item<bool>());
 }
 
+TEST(KerasModel, LimeExplainsAKerasModel) {
+  auto model = lumos::Model::load(kKeras + "zoo/model.keras");
+  const auto input = lumos::read_npy(kKeras + "zoo/input.npy")[0];
+  cv::Mat rgb(17, 17, CV_8UC3);
+  const auto pixels = (input * 255).clamp(0, 255).to(at::kByte).contiguous();
+  std::memcpy(rgb.data, pixels.data_ptr(), pixels.numel());
+  const auto classifier = lumos::model_classifier(*model, lumos::Preprocess::named("unit"), {17, 17});
+  lumos::LimeOptions options;
+  options.num_samples = 50;
+  const auto explanation = lumos::explain_lime(rgb, classifier, options);
+  EXPECT_EQ(explanation.scores.size(0), 50);
+  EXPECT_EQ(explanation.scores.size(1), 7);
+  EXPECT_FALSE(explanation.explanations.empty());
+}
+
 // ---------------------------------------------------------------- bad input: one line, never a crash
 namespace {
 
@@ -330,6 +350,46 @@ TEST(KerasBadInput, GraphModelAndPlainJsonAreExplained) {
   EXPECT_NE(load_error((dir / "model.json").string()).find("graph model"), std::string::npos);
   std::ofstream(dir / "other.json") << R"({"labels": ["cat"]})";
   EXPECT_NE(load_error((dir / "other.json").string()).find("not a TF.js layers model"), std::string::npos);
+}
+
+namespace {
+
+// A TF.js model of one Activation layer on a [N, 2, 2, 1] input, saved by Keras `version`.
+std::unique_ptr<lumos::Model> activation_model(const std::string& activation, const std::string& version) {
+  const auto dir = temp_dir("activation_" + activation + "_" + version);
+  const nlohmann::json layers = nlohmann::json::array(
+      {{{"class_name", "InputLayer"}, {"name", "x"}, {"config", {{"name", "x"}, {"batch_input_shape", {nullptr, 2, 2, 1}}}},
+        {"inbound_nodes", nlohmann::json::array()}},
+       {{"class_name", "Activation"}, {"name", "act"}, {"config", {{"name", "act"}, {"activation", activation}}},
+        {"inbound_nodes", {{{"x", 0, 0, nlohmann::json::object()}}}}}});
+  const nlohmann::json model = {
+      {"modelTopology",
+       {{"keras_version", version},
+        {"model_config",
+         {{"class_name", "Functional"},
+          {"config", {{"name", "m"}, {"layers", layers}, {"input_layers", {{"x", 0, 0}}}, {"output_layers", {{"act", 0, 0}}}}}}}}},
+      {"weightsManifest", nlohmann::json::array()}};
+  std::ofstream(dir / "model.json") << model.dump();
+  return lumos::Model::load((dir / "model.json").string());
+}
+
+}  // namespace
+
+// Keras 3 changed hard_sigmoid from clip(0.2 x + 0.5) to relu6(x + 3) / 6: the file's
+// Keras version decides.
+TEST(KerasActivations, FollowTheKerasVersionThatSavedTheModel) {
+  const auto x = at::linspace(-4, 4, 4).reshape({1, 2, 2, 1});
+  EXPECT_TRUE(close_to("hard_sigmoid, Keras 2", activation_model("hard_sigmoid", "2.15.0")->scores(x),
+                       at::clamp(0.2 * x + 0.5, 0, 1).flatten(1), 1e-6));
+  EXPECT_TRUE(close_to("hard_sigmoid, Keras 3", activation_model("hard_sigmoid", "3.6.0")->scores(x),
+                       at::clamp(x + 3, 0, 6).div(6).flatten(1), 1e-6));
+  EXPECT_TRUE(close_to("hard_swish", activation_model("hard_swish", "3.6.0")->scores(x),
+                       (x * at::clamp(x + 3, 0, 6) / 6).flatten(1), 1e-6));
+  EXPECT_TRUE(close_to("gelu (exact)", activation_model("gelu", "3.6.0")->scores(x), at::gelu(x).flatten(1), 1e-6));
+  EXPECT_TRUE(close_to("relu6", activation_model("relu6", "3.6.0")->scores(x), at::clamp(x, 0, 6).flatten(1), 1e-6));
+  EXPECT_TRUE(close_to("mish", activation_model("mish", "3.6.0")->scores(x), (x * at::tanh(at::softplus(x))).flatten(1), 1e-6));
+  const auto message = error_of<lumos::ModelError>([] { activation_model("sparsemax", "3.6.0"); });
+  EXPECT_NE(message.find("activation 'sparsemax' is not supported"), std::string::npos) << message;
 }
 
 // Keras 3 finds a layer's weights by its class name in snake case; these are Python's

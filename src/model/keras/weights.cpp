@@ -181,7 +181,10 @@ class NamedWeights final : public WeightStore {
 
   void check_all_used() const override {
     for (const auto& [name, value] : weights_) {
-      if (!used_.count(name)) {
+      // Converted from Keras 3, the file carries every variable of the .keras archive,
+      // the optimizer's too: only the layers' must all be used.
+      const bool layer = !keras3_ || name.rfind("layers/", 0) == 0 || name.rfind("_layer_checkpoint_dependencies/", 0) == 0;
+      if (layer && !used_.count(name)) {
         throw ModelError("'" + source_ + "' holds weight '" + name +
                          "', which no layer of the model uses; the weights do not belong to this model");
       }
