@@ -8,6 +8,7 @@
 #include "lumos/cam.hpp"
 #include "lumos/model.hpp"
 #include "lumos/runtime.hpp"
+#include "timing.hpp"
 #include "model/keras/load.hpp"
 
 #include <ATen/ATen.h>
@@ -24,6 +25,9 @@
 #include <vector>
 
 namespace {
+
+using lumos::bench::elapsed_ms;
+using lumos::bench::median;
 
 struct Options {
   int threads = 2;
@@ -50,17 +54,6 @@ Options parse(int argc, char** argv) {
   }
   if (o.models.empty() || o.rounds < 1) usage();
   return o;
-}
-
-double elapsed_ms(const std::function<void()>& f) {
-  const auto start = std::chrono::steady_clock::now();
-  f();
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
 }
 
 // One model file's times in one round: load, forward, Grad-CAM (ms).
