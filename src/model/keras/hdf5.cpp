@@ -6,8 +6,11 @@
 #include <hdf5.h>
 #include <hdf5_hl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <optional>
+#include <unordered_map>
 
 namespace lumos::keras {
 namespace {
@@ -65,6 +68,9 @@ struct Hdf5File::State {
   std::string label;
   Bytes image;  // the file's bytes; HDF5 reads them in place
   hid_t file = -1;
+  // Every dataset's path and object address, from one walk of the file: a lookup here
+  // and an open by address replace a path traversal per query.
+  std::optional<std::unordered_map<std::string, haddr_t>> datasets;
   ~State() {
     if (file >= 0) H5Fclose(file);
   }
@@ -73,6 +79,18 @@ struct Hdf5File::State {
 
   // With the error stack silenced, a missing link anywhere on the path is just "no".
   bool exists(const std::string& path) const { return H5Oexists_by_name(file, path.c_str(), H5P_DEFAULT) > 0; }
+
+  const std::unordered_map<std::string, haddr_t>& dataset_index() {
+    if (!datasets) {
+      datasets.emplace();
+      const auto visit = [](hid_t, const char* name, const H5O_info_t* info, void* out) -> herr_t {
+        if (info->type == H5O_TYPE_DATASET) (*static_cast<std::unordered_map<std::string, haddr_t>*>(out))[name] = info->addr;
+        return 0;
+      };
+      if (H5Ovisit2(file, H5_INDEX_NAME, H5_ITER_INC, visit, &*datasets, H5O_INFO_BASIC) < 0) fail("cannot list its datasets");
+    }
+    return *datasets;
+  }
 
   std::vector<std::string> read_strings(const std::string& object, const std::string& attribute) const {
     Handle attr(H5Aopen_by_name(file, object.c_str(), attribute.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
@@ -137,11 +155,16 @@ bool Hdf5File::has(const std::string& path) const {
   return path.empty() || state_->exists(path);
 }
 
+bool Hdf5File::has_dataset(const std::string& path) const {
+  std::lock_guard lock(hdf5_mutex());
+  return state_->dataset_index().count(path) > 0;
+}
+
 bool Hdf5File::is_group(const std::string& path) const {
   std::lock_guard lock(hdf5_mutex());
   if (!path.empty() && !state_->exists(path)) return false;
   H5O_info_t info;
-  if (H5Oget_info_by_name(state_->file, path.empty() ? "/" : path.c_str(), &info, H5P_DEFAULT) < 0) return false;
+  if (H5Oget_info_by_name2(state_->file, path.empty() ? "/" : path.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return false;
   return info.type == H5O_TYPE_GROUP;
 }
 
@@ -165,15 +188,12 @@ std::vector<std::string> Hdf5File::members(const std::string& group) const {
 std::vector<std::string> Hdf5File::datasets(const std::string& group) const {
   std::lock_guard lock(hdf5_mutex());
   std::vector<std::string> found;
-  if (!state_->exists(group)) return found;
-  Handle g(H5Gopen2(state_->file, group.c_str(), H5P_DEFAULT), H5Gclose);
-  if (!g.ok()) return found;
-  const auto visit = [](hid_t, const char* name, const H5O_info_t* info, void* out) -> herr_t {
-    if (info->type == H5O_TYPE_DATASET) static_cast<std::vector<std::string>*>(out)->push_back(name);
-    return 0;
-  };
-  if (H5Ovisit(g.get(), H5_INDEX_NAME, H5_ITER_INC, visit, &found) < 0) state_->fail("cannot list group '" + group + "'");
-  for (auto& name : found) name = group + "/" + name;
+  for (const auto& [path, address] : state_->dataset_index()) {
+    if (path.size() > group.size() && path.compare(0, group.size(), group) == 0 && path[group.size()] == '/') {
+      found.push_back(path);
+    }
+  }
+  std::sort(found.begin(), found.end());
   return found;
 }
 
@@ -200,13 +220,32 @@ std::vector<std::string> Hdf5File::texts(const std::string& object, const std::s
 
 at::Tensor Hdf5File::read(const std::string& dataset) const {
   std::lock_guard lock(hdf5_mutex());
-  Handle data(H5Dopen2(state_->file, dataset.c_str(), H5P_DEFAULT), H5Dclose);
-  if (!data.ok()) state_->fail("has no dataset '" + dataset + "'");
+  const auto& index = state_->dataset_index();
+  const auto found = index.find(dataset);
+  if (found == index.end()) state_->fail("has no dataset '" + dataset + "'");
+  Handle data(H5Oopen_by_addr(state_->file, found->second), H5Oclose);
+  if (!data.ok()) state_->fail("cannot open dataset '" + dataset + "'");
   Handle type(H5Dget_type(data.get()), H5Tclose);
   Handle space(H5Dget_space(data.get()), H5Sclose);
   const auto dims = dims_of(space.get());
+  int64_t count = 1;
+  for (auto d : dims) count *= d;
+  // Contiguous storage has a file offset (chunked, and so filtered, data has none):
+  // little-endian float32 there is the tensor's bytes as they are.
+  const haddr_t offset = H5Dget_offset(data.get());
+  const size_t bytes = static_cast<size_t>(count) * sizeof(float);
+  if (offset != HADDR_UNDEF && offset + bytes <= state_->image.size && H5Tequal(type.get(), H5T_IEEE_F32LE) > 0) {
+    const char* start = state_->image.data + offset;
+    // The file's own bytes, when aligned for floats: the caller's copy is the only one.
+    if (reinterpret_cast<uintptr_t>(start) % alignof(float) == 0) {
+      auto owner = state_->image.owner;
+      return at::from_blob(const_cast<char*>(start), dims, [owner](void*) {}, at::kFloat);
+    }
+    at::Tensor out = at::empty(dims, at::kFloat);
+    std::memcpy(out.data_ptr(), start, bytes);
+    return out;
+  }
   const auto type_class = H5Tget_class(type.get());
-  const size_t width = H5Tget_size(type.get());
   // Keras 3 stores bfloat16 variables as raw 16-bit values with a dtype attribute.
   bool bfloat16 = false;
   if (type_class != H5T_FLOAT && H5Aexists(data.get(), "dtype") > 0) {
@@ -215,16 +254,7 @@ at::Tensor Hdf5File::read(const std::string& dataset) const {
   }
   at::Tensor out = at::empty(dims, at::kFloat);
   herr_t status = -1;
-  Handle properties(H5Dget_create_plist(data.get()), H5Pclose);
-  const haddr_t offset = H5Dget_offset(data.get());
-  const size_t bytes = static_cast<size_t>(out.nbytes());
-  const bool in_place = H5Tequal(type.get(), H5T_IEEE_F32LE) > 0 && properties.ok() &&
-                        H5Pget_layout(properties.get()) == H5D_CONTIGUOUS && H5Pget_nfilters(properties.get()) == 0 &&
-                        offset != HADDR_UNDEF && offset + bytes <= state_->image.size;
-  if (in_place) {
-    std::memcpy(out.data_ptr(), state_->image.data + offset, bytes);
-    status = 0;
-  } else if (bfloat16 && width == 2) {
+  if (bfloat16 && H5Tget_size(type.get()) == 2) {
     std::vector<uint16_t> raw(out.numel());
     Handle memory(H5Tcopy(type.get()), H5Tclose);
     status = H5Dread(data.get(), memory.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data());

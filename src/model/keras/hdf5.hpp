@@ -27,9 +27,10 @@ class Hdf5File {
   // Paths are '/'-separated from the root ("model_weights/conv1").
   bool has(const std::string& path) const;
   bool is_group(const std::string& path) const;
+  bool has_dataset(const std::string& path) const;
   // The names of a group's members, in the file's name order.
   std::vector<std::string> members(const std::string& group) const;
-  // The paths of every dataset below a group (none if it does not exist).
+  // The paths of every dataset below a group, sorted (none if it does not exist).
   std::vector<std::string> datasets(const std::string& group) const;
 
   // A string attribute of an object (scalar, fixed or variable length), if present.
@@ -38,7 +39,8 @@ class Hdf5File {
   std::vector<std::string> texts(const std::string& object, const std::string& attribute) const;
 
   // A numeric dataset as float32 (float16, bfloat16 and float64 are converted). Plain
-  // float32 data, which Keras writes, is copied straight from the file's bytes.
+  // float32 data, which Keras writes, comes as a view of the file's bytes (which it keeps
+  // alive): a caller that keeps it copies it.
   at::Tensor read(const std::string& dataset) const;
 
  private:

@@ -4,6 +4,9 @@
 
 #include <ATen/ATen.h>
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <cmath>
 
 namespace lumos::keras {
@@ -160,12 +163,28 @@ void LayerCall::check_shape(const at::Tensor& weight, const std::string& kind,
   }
 }
 
+// The store's tensors may be views of the file: what the graph keeps must own its memory.
+at::Tensor owned(const at::Tensor& value, const std::vector<at::Tensor>& read) {
+  for (const auto& source : read) {
+    if (value.is_alias_of(source)) return value.clone();
+  }
+  return value;
+}
+
+std::vector<at::Tensor> LayerCall::weights(const std::vector<std::string>& kinds) const {
+  auto read = read_weights(kinds);
+  for (auto& value : read) value = value.clone();
+  return read;
+}
+
 std::vector<std::string> LayerCall::weight_constants(const std::vector<std::string>& kinds, const Prepare& prepare) {
   std::string key;
   for (const auto& kind : kinds) key += kind + ",";
   auto& cached = (*constants)[key];
   if (cached.empty()) {
-    const auto prepared = prepare(read_weights(kinds));
+    const auto read = read_weights(kinds);
+    auto prepared = prepare(read);
+    for (auto& value : prepared) value = owned(value, read);
     for (size_t i = 0; i < prepared.size(); ++i) {
       cached.push_back(graph.constant(name + "/" + (i < kinds.size() ? kinds[i] : std::string("weight")), prepared[i]));
     }
@@ -187,6 +206,34 @@ at::Tensor constant_from_json(const LayerCall& call, const Json& value, const st
     if (item.sizes() != items.front().sizes()) call.fail(what + " is a ragged list");
   }
   return at::stack(items);
+}
+
+at::Tensor channels_first_kernel(const at::Tensor& kernel) {
+  const auto source = kernel.contiguous();
+  const int64_t rank = source.dim();
+  const int64_t out = source.size(rank - 1);
+  const int64_t in = source.size(rank - 2);
+  const int64_t spatial = source.numel() / std::max<int64_t>(in * out, 1);
+  std::vector<int64_t> shape{out, in};
+  for (int64_t a = 0; a < rank - 2; ++a) shape.push_back(source.size(a));
+  auto result = at::empty(shape, source.options());
+  const float* src = source.data_ptr<float>();
+  float* dst = result.data_ptr<float>();
+  constexpr int64_t block = 32;
+  // dst[o][i][s] = src[s][i][o]: tiles of block x block (o, i) pairs stay in cache.
+  at::parallel_for(0, (out + block - 1) / block, 1, [&](int64_t first, int64_t last) {
+    for (int64_t ob = first * block; ob < std::min(last * block, out); ob += block) {
+      for (int64_t ib = 0; ib < in; ib += block) {
+        for (int64_t s = 0; s < spatial; ++s) {
+          for (int64_t i = ib; i < std::min(ib + block, in); ++i) {
+            const float* row = src + (s * in + i) * out;
+            for (int64_t o = ob; o < std::min(ob + block, out); ++o) dst[(o * in + i) * spatial + s] = row[o];
+          }
+        }
+      }
+    }
+  });
+  return result;
 }
 
 LayerRegistry& LayerRegistry::instance() {

@@ -3,12 +3,12 @@
 #include "lumos/error.hpp"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 namespace lumos::keras {
 
@@ -21,11 +21,18 @@ Bytes map_file(const std::string& path) {
     throw ModelError("'" + path + "' is empty or unreadable");
   }
   const auto size = static_cast<size_t>(info.st_size);
-  void* address = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  // Read into the heap rather than mapped: with lumos::keep_freed_memory() the buffer
+  // reuses memory already faulted in, where a fresh mapping faults every page again.
+  std::shared_ptr<char[]> buffer(new char[size]);
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::read(fd, buffer.get() + done, size - done);
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
   ::close(fd);
-  if (address == MAP_FAILED) throw ModelError("cannot map '" + path + "' into memory: " + std::strerror(errno));
-  std::shared_ptr<const void> owner(address, [size](const void* p) { ::munmap(const_cast<void*>(p), size); });
-  return {owner, static_cast<const char*>(address), size};
+  if (done != size) throw ModelError("cannot read '" + path + "': " + std::strerror(errno));
+  return {buffer, buffer.get(), size};
 }
 
 Bytes hold(std::string bytes) {

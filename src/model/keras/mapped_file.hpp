@@ -15,7 +15,7 @@ struct Bytes {
   size_t size = 0;
 };
 
-// Maps `path` read-only (copy-on-write: nothing ever reaches the file). Throws ModelError.
+// Maps `path` read-only. Throws ModelError.
 Bytes map_file(const std::string& path);
 
 // Bytes held in memory (a member libzip had to inflate).

@@ -84,7 +84,7 @@ class Keras3Weights final : public WeightStore {
 
   std::vector<at::Tensor> read(const WeightLocation& where, const std::vector<std::string>& kinds) override {
     return read_by_position(
-        where, kinds.size(), [&](const std::string& n) { return file_.has(n); },
+        where, kinds.size(), [&](const std::string& n) { return file_.has_dataset(n); },
         [&](const std::string& n) { return file_.read(n); }, used_);
   }
 

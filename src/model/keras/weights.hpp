@@ -29,8 +29,8 @@ class WeightStore {
  public:
   virtual ~WeightStore() = default;
   // The layer's variables in Keras's order (trainable, then non-trainable); `kinds` are
-  // their Keras 2 names ("kernel", "bias", ...). Throws ModelError naming the layer if
-  // the file lacks them.
+  // their Keras 2 names ("kernel", "bias", ...). They may be views of the file's bytes.
+  // Throws ModelError naming the layer if the file lacks them.
   virtual std::vector<at::Tensor> read(const WeightLocation& where, const std::vector<std::string>& kinds) = 0;
   // Throws ModelError if the file holds layer weights that no layer of the model read.
   virtual void check_all_used() const = 0;

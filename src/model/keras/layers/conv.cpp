@@ -23,6 +23,13 @@ Value convolve(LayerCall& call, const Value& x, const WindowOptions& window, con
   return y;
 }
 
+// [kh, kw, channels, multiplier] -> [channels * multiplier, 1, kh, kw], TensorFlow's
+// depthwise output order (channel-major).
+at::Tensor depthwise_kernel(const at::Tensor& kernel) {
+  const auto kh = kernel.size(0), kw = kernel.size(1), outputs = kernel.size(2) * kernel.size(3);
+  return channels_first_kernel(kernel.reshape({kh, kw, 1, outputs})).reshape({outputs, 1, kh, kw});
+}
+
 const Value& image_input(const LayerCall& call, size_t spatial) {
   const auto& x = call.input();
   if (x.rank() != static_cast<int64_t>(spatial) + 2) {
@@ -50,7 +57,7 @@ LUMOS_KERAS_LAYER(Conv2D, "Conv2D", "Convolution2D") {
   if (use_bias) kinds.push_back("bias");
   const auto weights = call.weight_constants(kinds, [&](std::vector<at::Tensor> w) {
     call.check_shape(w[0], "kernel", {window.kernel[0], window.kernel[1], in / groups, filters});
-    w[0] = w[0].permute({3, 2, 0, 1});
+    w[0] = channels_first_kernel(w[0]);
     if (use_bias) call.check_shape(w[1], "bias", {filters});
     return w;
   });
@@ -73,7 +80,7 @@ LUMOS_KERAS_LAYER(DepthwiseConv2D, "DepthwiseConv2D") {
   if (use_bias) kinds.push_back("bias");
   const auto weights = call.weight_constants(kinds, [&](std::vector<at::Tensor> w) {
     call.check_shape(w[0], "depthwise_kernel", {window.kernel[0], window.kernel[1], in, multiplier});
-    w[0] = w[0].permute({2, 3, 0, 1}).reshape({in * multiplier, 1, window.kernel[0], window.kernel[1]});
+    w[0] = depthwise_kernel(w[0]);
     if (use_bias) call.check_shape(w[1], "bias", {in * multiplier});
     return w;
   });
@@ -95,8 +102,8 @@ LUMOS_KERAS_LAYER(SeparableConv2D, "SeparableConv2D", "SeparableConvolution2D") 
   const auto weights = call.weight_constants(kinds, [&](std::vector<at::Tensor> w) {
     call.check_shape(w[0], "depthwise_kernel", {window.kernel[0], window.kernel[1], in, multiplier});
     call.check_shape(w[1], "pointwise_kernel", {1, 1, in * multiplier, filters});
-    w[0] = w[0].permute({2, 3, 0, 1}).reshape({in * multiplier, 1, window.kernel[0], window.kernel[1]});
-    w[1] = w[1].permute({3, 2, 0, 1});
+    w[0] = depthwise_kernel(w[0]);
+    w[1] = channels_first_kernel(w[1]);
     if (use_bias) call.check_shape(w[2], "bias", {filters});
     return w;
   });

@@ -39,7 +39,7 @@ LUMOS_KERAS_LAYER(Dense, "Dense") {
     if (as_conv) {
       std::vector<int64_t> shape{units, in};
       shape.insert(shape.end(), spatial, 1);
-      w[0] = w[0].t().reshape(shape);
+      w[0] = channels_first_kernel(w[0]).reshape(shape);
     }
     return w;
   });
