@@ -413,3 +413,11 @@ TEST(KerasNames, SnakeCaseIsKeras) {
   };
   for (const auto& [name, snake] : expected) EXPECT_EQ(lumos::keras::snake_case(name), snake) << name;
 }
+
+TEST(KerasBadInput, DeepNestingIsRefusedBeforeParsing) {
+  const auto dir = temp_dir("deep");
+  std::string nested;
+  for (int i = 0; i < 100000; ++i) nested += "{\"a\":";
+  std::ofstream(dir / "model.json") << nested << "1" << std::string(100000, '}');
+  EXPECT_NE(load_error((dir / "model.json").string()).find("nests deeper"), std::string::npos);
+}

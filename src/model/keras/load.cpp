@@ -67,7 +67,26 @@ std::string read_file(const fs::path& path, const std::string& what) {
   return bytes;
 }
 
+// Keras configs nest a few levels deep; nlohmann's parser recurses once per level, so a
+// hostile file nesting a million brackets must be refused before it is parsed.
+constexpr int kMaxJsonDepth = 256;
+
 Json parse_json(const std::string& text, const std::string& what) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) throw ModelError(what + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels; it is not a Keras model");
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
   try {
     return Json::parse(text);
   } catch (const Json::exception& e) {

@@ -248,6 +248,9 @@ Value Walker::model_input(const Json& input_config, const std::string& name) {
   if (!shape.is_array()) fail("input '" + name + "' has no batch_shape / batch_input_shape");
   Value value;
   for (const auto& d : shape) value.shape.push_back(d.is_number_integer() ? d.get<int64_t>() : -1);
+  for (auto d : value.shape) {
+    if (d == 0 || d > (int64_t{1} << 20)) fail("input '" + name + "' has an implausible shape " + shape_string(value.shape));
+  }
   if (value.rank() != 4) {
     fail("the model takes input '" + name + "' of shape " + shape_string(value.shape) +
          "; lumos explains image classifiers with a 4-D input (NHWC or NCHW)");
