@@ -32,27 +32,27 @@ const std::vector<std::string> kFormats = {"tfjs/model.json", "model_a.h5", "mod
 
 struct Case {
   std::string model;
-  std::string file;
   std::string cam_layer;
   bool default_layer = true;
 };
 
 std::vector<Case> parity_cases() {
   std::ifstream in(kKeras + "models.json");
-  if (!in) return {{"missing-fixtures", "", "", true}};
+  if (!in) return {{"missing-fixtures", "", true}};
   std::vector<Case> cases;
-  for (const auto& entry : nlohmann::json::parse(in)) {
-    auto files = kFormats;
-    // A few models also as tensorflowjs_converter writes Keras 3 files (Keras 3's config,
-    // weights named by their .keras path).
-    if (fs::exists(kKeras + entry["name"].get<std::string>() + "/tfjs_keras3")) files.push_back("tfjs_keras3/model.json");
-    for (const auto& file : files) cases.push_back({entry["name"], file, entry["cam_layer"], entry["default_layer"]});
-  }
+  for (const auto& entry : nlohmann::json::parse(in)) cases.push_back({entry["name"], entry["cam_layer"], entry["default_layer"]});
   return cases;
 }
 
-std::string case_name(const ::testing::TestParamInfo<Case>& info) {
-  auto name = info.param.model + "_" + info.param.file;
+// The model's files: the four formats, and for a few models TF.js as tensorflowjs_converter
+// writes Keras 3 files (Keras 3's config, weights named by their .keras path).
+std::vector<std::string> files_of(const std::string& model) {
+  auto files = kFormats;
+  if (fs::exists(kKeras + model + "/tfjs_keras3")) files.push_back("tfjs_keras3/model.json");
+  return files;
+}
+
+std::string alphanumeric(std::string name) {
   for (auto& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
   return name;
 }
@@ -78,56 +78,58 @@ fs::path temp_dir(const std::string& name) {
 
 class KerasParity : public ::testing::TestWithParam<Case> {};
 
-TEST_P(KerasParity, LogitsAndCamGradientsMatchTfjs) {
+TEST_P(KerasParity, LogitsAndCamGradientsMatchTfjsInEveryFormat) {
   const auto& param = GetParam();
   const auto dir = kKeras + param.model + "/";
   ASSERT_TRUE(fs::exists(dir + "cam_gradient.npy")) << dir << " is missing: run tests/fixtures/" << kScript;
-  auto model = lumos::Model::load(dir + param.file);
   const auto input = lumos::read_npy(dir + "input.npy");
-  EXPECT_TRUE(close_to("logits", model->scores(input), lumos::read_npy(dir + "logits.npy"), 1e-4));
-  if (param.default_layer) EXPECT_EQ(model->default_layer(), param.cam_layer);
+  for (const auto& file : files_of(param.model)) {
+    SCOPED_TRACE(file);
+    std::cout << "  " << file << "\n";
+    auto model = lumos::Model::load(dir + file);
+    EXPECT_TRUE(close_to("logits", model->scores(input), lumos::read_npy(dir + "logits.npy"), 1e-4));
+    if (param.default_layer) EXPECT_EQ(model->default_layer(), param.cam_layer);
 
-  auto trace = model->trace(input, {param.cam_layer}, true);
-  const auto top = trace.scores.argmax(1, true);
-  trace.scores.gather(1, top).sum().backward();
-  const auto& activation = trace.activations.at(param.cam_layer);
-  EXPECT_TRUE(close_to("CAM-layer activation", as_keras_layout(*model, param.cam_layer, activation),
-                       lumos::read_npy(dir + "cam_activation.npy"), 1e-4));
-  EXPECT_TRUE(close_to("CAM-layer gradient", as_keras_layout(*model, param.cam_layer, activation.grad()),
-                       lumos::read_npy(dir + "cam_gradient.npy"), 1e-4));
+    auto trace = model->trace(input, {param.cam_layer}, true);
+    const auto top = trace.scores.argmax(1, true);
+    trace.scores.gather(1, top).sum().backward();
+    const auto& activation = trace.activations.at(param.cam_layer);
+    EXPECT_TRUE(close_to("CAM-layer activation", as_keras_layout(*model, param.cam_layer, activation),
+                         lumos::read_npy(dir + "cam_activation.npy"), 1e-4));
+    EXPECT_TRUE(close_to("CAM-layer gradient", as_keras_layout(*model, param.cam_layer, activation.grad()),
+                         lumos::read_npy(dir + "cam_gradient.npy"), 1e-4));
 
-  auto probabilities = lumos::Model::load(dir + param.file, {lumos::Score::probability});
-  EXPECT_NE(probabilities->score_description().find("Softmax"), std::string::npos);
-  EXPECT_TRUE(close_to("probabilities", probabilities->scores(input), lumos::read_npy(dir + "probabilities.npy"), 1e-4));
+    auto probabilities = lumos::Model::load(dir + file, {lumos::Score::probability});
+    EXPECT_NE(probabilities->score_description().find("Softmax"), std::string::npos);
+    EXPECT_TRUE(close_to("probabilities", probabilities->scores(input), lumos::read_npy(dir + "probabilities.npy"), 1e-4));
+  }
 }
 
-INSTANTIATE_TEST_SUITE_P(Applications, KerasParity, ::testing::ValuesIn(parity_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(Applications, KerasParity, ::testing::ValuesIn(parity_cases()),
+                         [](const auto& info) { return alphanumeric(info.param.model); });
 
-class NsfwjsModel : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
+class NsfwjsModel : public ::testing::TestWithParam<std::string> {};
 
 // nsfwjs's real MobileNetV2 and InceptionV3 on skimage's photos, as the package ships them
 // (uint8-quantised TF.js) and rewritten as Keras files: lumos's probabilities are tfjs's.
 TEST_P(NsfwjsModel, ProbabilitiesEqualTfjsOnRealPhotos) {
-  const auto dir = kKeras + "nsfw_" + std::get<0>(GetParam()) + "/";
+  const auto dir = kKeras + "nsfw_" + GetParam() + "/";
   ASSERT_TRUE(fs::exists(dir + "probabilities.npy")) << dir << " is missing: run tests/fixtures/" << kScript;
-  auto model = lumos::Model::load(dir + std::get<1>(GetParam()), {lumos::Score::probability});
-  EXPECT_EQ(model->input().layout, lumos::Layout::NHWC);
-  // No Rescaling layer and no keras.applications name: the documented default, [0, 1].
-  EXPECT_EQ(model->metadata().at("preprocess"), "unit");
   const auto expected = lumos::read_npy(dir + "probabilities.npy");
-  const auto actual = model->scores(lumos::read_npy(dir + "input.npy"));
-  EXPECT_TRUE(close_to("probabilities", actual, expected, 1e-4));
-  EXPECT_TRUE(at::equal(actual.argmax(1), expected.argmax(1)));
+  const auto input = lumos::read_npy(dir + "input.npy");
+  for (const auto& file : kFormats) {
+    SCOPED_TRACE(file);
+    auto model = lumos::Model::load(dir + file, {lumos::Score::probability});
+    EXPECT_EQ(model->input().layout, lumos::Layout::NHWC);
+    // No Rescaling layer and no keras.applications name: the documented default, [0, 1].
+    EXPECT_EQ(model->metadata().at("preprocess"), "unit");
+    const auto actual = model->scores(input);
+    EXPECT_TRUE(close_to("probabilities (" + file + ")", actual, expected, 1e-4));
+    EXPECT_TRUE(at::equal(actual.argmax(1), expected.argmax(1)));
+  }
 }
 
-INSTANTIATE_TEST_SUITE_P(Nsfwjs, NsfwjsModel,
-                         ::testing::Combine(::testing::Values("mobilenet_v2", "inception_v3"),
-                                            ::testing::ValuesIn(kFormats)),
-                         [](const auto& info) {
-                           auto name = std::get<0>(info.param) + "_" + std::get<1>(info.param);
-                           for (auto& c : name) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(Nsfwjs, NsfwjsModel, ::testing::Values("mobilenet_v2", "inception_v3"));
 
 TEST(KerasModel, LayersCarryKerasNamesNestedOnesUnderTheirModel) {
   auto model = lumos::Model::load(kKeras + "nested_sequential/model.keras");

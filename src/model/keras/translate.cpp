@@ -107,6 +107,11 @@ bool is_reference(const Json& j) {
          j[2].is_number_integer();
 }
 
+// Keras 2's constant call argument: ["_CONSTANT_VALUE", -1, value(, kwargs)].
+bool is_constant_argument(const Json& j) {
+  return j.is_array() && (j.size() == 3 || j.size() == 4) && j[0].is_string() && j[0].get<std::string>() == "_CONSTANT_VALUE";
+}
+
 constexpr const char* kTensorMarker = "__lumos_tensor__";
 
 struct TensorRef {
@@ -184,8 +189,8 @@ Json Walker::replace_tensors(const Json& value, std::vector<TensorRef>& refs, bo
     return out;
   }
   if (value.is_array()) {
+    if (keras2 && is_constant_argument(value)) return value[2];
     if (keras2 && is_reference(value)) {
-      if (value[0].get<std::string>() == "_CONSTANT_VALUE") return value[2];
       refs.push_back({value[0].get<std::string>(), value[1].get<int64_t>(), value[2].get<int64_t>()});
       return Json{{kTensorMarker, refs.size() - 1}};
     }
@@ -208,7 +213,9 @@ CallData Walker::parse_node(const Json& node, const std::string& layer) const {
   if (!node.is_array() || node.empty()) fail("layer '" + layer + "': malformed inbound node");
   Json tensors = Json::array();
   for (const auto& entry : node) {
-    if (!is_reference(entry)) fail("layer '" + layer + "': malformed inbound node " + entry.dump());
+    if (!is_reference(entry) && !is_constant_argument(entry)) {
+      fail("layer '" + layer + "': malformed inbound node " + entry.dump().substr(0, 80));
+    }
     tensors.push_back(replace_tensors(Json::array({entry[0], entry[1], entry[2]}), data.refs, true));
     if (entry.size() == 4 && entry[3].is_object()) data.kwargs = replace_tensors(entry[3], data.refs, true);
   }
@@ -307,7 +314,8 @@ std::vector<Value> Walker::call(const Json& entry, const std::string& class_name
     throw UnsupportedOpError(description + ": lumos does not support this layer class (a custom layer's Python "
                              "code is not in the file); see docs/models.md for the layers lumos reads");
   }
-  const Json& config_json = entry.contains("config") ? entry["config"] : Json::object();
+  static const Json no_options = Json::object();
+  const Json& config_json = entry.contains("config") ? entry["config"] : no_options;
   LayerConfig config(config_json, description);
   LayerCall layer_call{class_name, value_name, config, tensors, {}, {}, graph_, source_.keras_major, {}, nullptr};
   const auto operand = [&](const Json& arg) {
