@@ -255,7 +255,13 @@ KerasSource read_tfjs(const std::string& path) {
   // tensorflowjs_converter --metadata: lumos reads "labels", "preprocess" and "cam_layer" from it.
   if (model.contains("userDefinedMetadata") && model["userDefinedMetadata"].is_object()) {
     for (const auto& [key, value] : model["userDefinedMetadata"].items()) {
-      source.metadata[key] = value.is_string() ? value.get<std::string>() : value.dump();
+      std::string text;
+      if (value.is_array()) {  // ["cat", "dog"]: lumos's comma-separated list
+        for (const auto& item : value) text += (text.empty() ? "" : ",") + (item.is_string() ? item.get<std::string>() : item.dump());
+      } else {
+        text = value.is_string() ? value.get<std::string>() : value.dump();
+      }
+      source.metadata[key] = text;
     }
   }
   return source;
