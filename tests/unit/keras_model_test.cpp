@@ -171,6 +171,12 @@ TEST(KerasModel, PreprocessingFollowsTheFile) {
   }
 }
 
+TEST(KerasModel, UnzippedKerasFolderLoadsAsTheArchive) {
+  const auto input = lumos::read_npy(kKeras + "zoo/input.npy");
+  EXPECT_TRUE(close_to("logits", lumos::Model::load(kKeras + "zoo/unzipped.keras")->scores(input),
+                       lumos::read_npy(kKeras + "zoo/logits.npy"), 1e-4));
+}
+
 TEST(KerasModel, ChannelsFirstModelTakesNchw) {
   auto model = lumos::Model::load(kKeras + "channels_first/model.keras");
   EXPECT_EQ(model->input().layout, lumos::Layout::NCHW);
