@@ -131,7 +131,7 @@ struct Hdf5File::State {
 
 Hdf5File::Hdf5File(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
-Hdf5File Hdf5File::open(const std::string& path) { return open_image(map_file(path), path); }
+Hdf5File Hdf5File::open(const std::string& path) { return open_image(read_file_bytes(path), path); }
 
 Hdf5File Hdf5File::open_image(Bytes bytes, const std::string& label) {
   std::lock_guard lock(hdf5_mutex());

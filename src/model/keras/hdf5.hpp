@@ -3,7 +3,7 @@
 // the object, never an HDF5 error stack on stderr.
 #pragma once
 
-#include "model/keras/mapped_file.hpp"
+#include "model/keras/file_bytes.hpp"
 
 #include <ATen/core/Tensor.h>
 

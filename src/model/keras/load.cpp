@@ -277,7 +277,7 @@ KerasSource read_source(const std::string& path, Format format) {
     case Format::keras_directory:
       return read_keras3(
           path, [&](const std::string& m) { return fs::exists(fs::path(path) / m); },
-          [&](const std::string& m) { return map_file((fs::path(path) / m).string()); });
+          [&](const std::string& m) { return read_file_bytes((fs::path(path) / m).string()); });
     case Format::hdf5:
       return read_hdf5(path);
     case Format::tfjs:

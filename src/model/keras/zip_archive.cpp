@@ -71,7 +71,7 @@ struct ZipArchive::State {
 
 ZipArchive::ZipArchive(const std::string& path) : state_(std::make_shared<State>()) {
   state_->path = path;
-  state_->file = map_file(path);
+  state_->file = read_file_bytes(path);
   zip_error_t error;
   zip_error_init(&error);
   zip_source_t* source = zip_source_buffer_create(state_->file.data, state_->file.size, 0, &error);

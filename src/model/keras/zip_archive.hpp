@@ -1,8 +1,8 @@
 // Read-only access to the members of a zip archive (a Keras 3 .keras file): libzip over
-// the file mapped into memory, so a stored (uncompressed) member is read in place.
+// the file's bytes in memory, so a stored (uncompressed) member is read in place.
 #pragma once
 
-#include "model/keras/mapped_file.hpp"
+#include "model/keras/file_bytes.hpp"
 
 #include <memory>
 #include <string>

@@ -1,4 +1,4 @@
-#include "model/keras/mapped_file.hpp"
+#include "model/keras/file_bytes.hpp"
 
 #include "lumos/error.hpp"
 
@@ -12,7 +12,7 @@
 
 namespace lumos::keras {
 
-Bytes map_file(const std::string& path) {
+Bytes read_file_bytes(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw ModelError("cannot open '" + path + "': " + std::strerror(errno));
   struct stat info {};

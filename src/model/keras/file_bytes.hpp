@@ -1,5 +1,5 @@
-// Bytes of a model file without copying them: the file mapped into memory, and views
-// into it that keep the mapping alive.
+// A model file's bytes, read once, and views into them that keep them alive (a .keras
+// archive's weights are read in place from the file's bytes).
 #pragma once
 
 #include <cstddef>
@@ -15,8 +15,8 @@ struct Bytes {
   size_t size = 0;
 };
 
-// Maps `path` read-only. Throws ModelError.
-Bytes map_file(const std::string& path);
+// The whole file, in memory. Throws ModelError.
+Bytes read_file_bytes(const std::string& path);
 
 // Bytes held in memory (a member libzip had to inflate).
 Bytes hold(std::string bytes);
