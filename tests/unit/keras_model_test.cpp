@@ -34,13 +34,16 @@ struct Case {
   std::string model;
   std::string cam_layer;
   bool default_layer = true;
+  bool input_gradient = true;  // false where tfjs cannot take it (keras_models.js says why)
 };
 
 std::vector<Case> parity_cases() {
   std::ifstream in(kKeras + "models.json");
-  if (!in) return {{"missing-fixtures", "", true}};
+  if (!in) return {{"missing-fixtures", "", true, true}};
   std::vector<Case> cases;
-  for (const auto& entry : nlohmann::json::parse(in)) cases.push_back({entry["name"], entry["cam_layer"], entry["default_layer"]});
+  for (const auto& entry : nlohmann::json::parse(in)) {
+    cases.push_back({entry["name"], entry["cam_layer"], entry["default_layer"], entry["input_gradient"]});
+  }
   return cases;
 }
 
@@ -98,6 +101,15 @@ TEST_P(KerasParity, LogitsAndCamGradientsMatchTfjsInEveryFormat) {
                          lumos::read_npy(dir + "cam_activation.npy"), 1e-4));
     EXPECT_TRUE(close_to("CAM-layer gradient", as_keras_layout(*model, param.cam_layer, activation.grad()),
                          lumos::read_npy(dir + "cam_gradient.npy"), 1e-4));
+    // Behind a global average pool the CAM-layer gradient is only the Dense's column; the
+    // input's gradient goes back through every layer of the model.
+    if (param.input_gradient) {
+      const auto input_name = model->input().name;
+      auto whole = model->trace(input, {input_name}, true);
+      whole.scores.gather(1, top).sum().backward();
+      EXPECT_TRUE(close_to("input gradient", whole.activations.at(input_name).grad(),
+                           lumos::read_npy(dir + "input_gradient.npy"), 1e-4));
+    }
 
     auto probabilities = lumos::Model::load(dir + file, {lumos::Score::probability});
     EXPECT_NE(probabilities->score_description().find("Softmax"), std::string::npos);
@@ -295,6 +307,24 @@ TEST(KerasBadInput, CustomLayerClassIsUnsupportedNamingLayerAndClass) {
   EXPECT_NE(message.find("layer 'elu' (MyAttention)"), std::string::npos) << message;
 }
 
+// Keras 3 records each class's module: a user's class named like a Keras layer is not it.
+TEST(KerasBadInput, CustomClassIsToldByItsModuleWhateverItsName) {
+  for (const std::string module : {"my_project.layers", "__main__", "keras_hub.src.layers"}) {
+    const auto dir = temp_dir("custom_module");
+    fs::copy(kKeras + "zoo/unzipped.keras", dir, fs::copy_options::recursive);
+    nlohmann::json config;
+    std::ifstream(dir / "config.json") >> config;
+    for (auto& layer : config["config"]["layers"]) {
+      if (layer["name"] == "logits") layer["module"] = module;
+    }
+    std::ofstream(dir / "config.json") << config.dump();
+    const auto message = load_error<lumos::UnsupportedOpError>(dir.string());
+    EXPECT_NE(message.find("layer 'logits' (Dense): a custom layer class from module '" + module + "'"),
+              std::string::npos)
+        << message;
+  }
+}
+
 TEST(KerasBadInput, UnknownLayerOptionIsNamed) {
   const auto path = edited_tfjs("option", [](auto& model) { zoo_layer(model, "last_conv")["config"]["padding_mode"] = "reflect"; });
   const auto message = load_error(path);
@@ -362,23 +392,53 @@ TEST(KerasBadInput, GraphModelAndPlainJsonAreExplained) {
 
 namespace {
 
-// A TF.js model of one Activation layer on a [N, 2, 2, 1] input, saved by Keras `version`.
-std::unique_ptr<lumos::Model> activation_model(const std::string& activation, const std::string& version) {
-  const auto dir = temp_dir("activation_" + activation + "_" + version);
-  const nlohmann::json layers = nlohmann::json::array(
-      {{{"class_name", "InputLayer"}, {"name", "x"}, {"config", {{"name", "x"}, {"batch_input_shape", {nullptr, 2, 2, 1}}}},
-        {"inbound_nodes", nlohmann::json::array()}},
-       {{"class_name", "Activation"}, {"name", "act"}, {"config", {{"name", "act"}, {"activation", activation}}},
-        {"inbound_nodes", {{{"x", 0, 0, nlohmann::json::object()}}}}}});
+// A TF.js layers model written here: an input "x" of shape [N, `shape`...], then `layers`
+// ({"class_name", "config"}, each called on the one before) and a Flatten, saved by Keras
+// `version`; `weights` named "<layer>/<variable>", in Keras's order, in one shard.
+std::unique_ptr<lumos::Model> chained_model(const std::string& name, const std::vector<int64_t>& shape,
+                                            std::vector<nlohmann::json> layers,
+                                            const std::vector<std::pair<std::string, at::Tensor>>& weights = {},
+                                            const std::string& version = "2.15.0") {
+  const auto dir = temp_dir(name);
+  nlohmann::json batch_shape = {nullptr};
+  for (auto d : shape) batch_shape.push_back(d);
+  auto entries = nlohmann::json::array({{{"class_name", "InputLayer"}, {"name", "x"},
+                                         {"config", {{"name", "x"}, {"batch_input_shape", batch_shape}}},
+                                         {"inbound_nodes", nlohmann::json::array()}}});
+  layers.push_back({{"class_name", "Flatten"}, {"config", {{"name", "flatten"}}}});
+  std::string previous = "x";
+  for (auto& layer : layers) {
+    const std::string layer_name = layer["config"]["name"];
+    layer["name"] = layer_name;
+    layer["inbound_nodes"] = {{{previous, 0, 0, nlohmann::json::object()}}};
+    entries.push_back(layer);
+    previous = layer_name;
+  }
+  auto specs = nlohmann::json::array();
+  std::ofstream shard(dir / "weights.bin", std::ios::binary);
+  for (const auto& [weight, value] : weights) {
+    specs.push_back({{"name", weight}, {"shape", value.sizes().vec()}, {"dtype", "float32"}});
+    const auto data = value.to(at::kFloat).contiguous();
+    shard.write(static_cast<const char*>(data.data_ptr()), static_cast<std::streamsize>(data.nbytes()));
+  }
+  shard.close();
   const nlohmann::json model = {
       {"modelTopology",
        {{"keras_version", version},
         {"model_config",
          {{"class_name", "Functional"},
-          {"config", {{"name", "m"}, {"layers", layers}, {"input_layers", {{"x", 0, 0}}}, {"output_layers", {{"act", 0, 0}}}}}}}}},
-      {"weightsManifest", nlohmann::json::array()}};
+          {"config",
+           {{"name", name}, {"layers", entries}, {"input_layers", {{"x", 0, 0}}}, {"output_layers", {{previous, 0, 0}}}}}}}}},
+      {"weightsManifest", {{{"paths", {"weights.bin"}}, {"weights", specs}}}}};
   std::ofstream(dir / "model.json") << model.dump();
   return lumos::Model::load((dir / "model.json").string());
+}
+
+// One Activation layer on a [N, 2, 2, 1] input, saved by Keras `version`.
+std::unique_ptr<lumos::Model> activation_model(const std::string& activation, const std::string& version) {
+  return chained_model("activation_" + activation + "_" + version, {2, 2, 1},
+                       {{{"class_name", "Activation"}, {"config", {{"name", "act"}, {"activation", activation}}}}}, {},
+                       version);
 }
 
 }  // namespace
@@ -398,6 +458,39 @@ TEST(KerasActivations, FollowTheKerasVersionThatSavedTheModel) {
   EXPECT_TRUE(close_to("mish", activation_model("mish", "3.6.0")->scores(x), (x * at::tanh(at::softplus(x))).flatten(1), 1e-6));
   const auto message = error_of<lumos::ModelError>([] { activation_model("sparsemax", "3.6.0"); });
   EXPECT_NE(message.find("activation 'sparsemax' is not supported"), std::string::npos) << message;
+}
+
+// TensorFlow's padding="same" puts an odd total's extra pixel after the image (bottom and
+// right: ONNX's SAME_UPPER); max pooling ignores the padding and average pooling leaves it
+// out of the count. The expected values are worked out by hand from that rule.
+TEST(KerasLayers, SamePaddingPutsTheExtraPixelBottomRight) {
+  const auto conv = [](int64_t kernel, int64_t stride) {
+    return nlohmann::json{{"class_name", "Conv2D"},
+                          {"config", {{"name", "conv"}, {"filters", 1}, {"kernel_size", {kernel, kernel}},
+                                      {"strides", {stride, stride}}, {"padding", "same"}, {"use_bias", false}}}};
+  };
+  const auto pool = [](const std::string& cls) {
+    return nlohmann::json{{"class_name", cls},
+                          {"config", {{"name", "pool"}, {"pool_size", {2, 2}}, {"strides", {2, 2}}, {"padding", "same"}}}};
+  };
+  const auto expect = [](const std::string& what, lumos::Model& model, const at::Tensor& x, std::vector<float> values) {
+    const auto expected = at::tensor(values).reshape({1, -1});
+    EXPECT_TRUE(close_to(what, model.scores(x), expected, 1e-6));
+  };
+  const auto ramp = [](int64_t size, float first) {
+    return at::arange(first, first + size * size, at::kFloat).reshape({1, size, size, 1});
+  };
+  // 2x2 ones on [[0 1 2] [3 4 5] [6 7 8]], stride 1: one padding row and column, after.
+  expect("2x2 convolution", *chained_model("same_conv", {3, 3, 1}, {conv(2, 1)}, {{"conv/kernel", at::ones({2, 2, 1, 1})}}),
+         ramp(3, 0), {8, 12, 7, 20, 24, 13, 13, 15, 8});
+  // 3x3 ones on 0..15 (4x4), stride 2: output 2x2, one padding row and column, after.
+  expect("3x3 stride-2 convolution",
+         *chained_model("same_conv_strided", {4, 4, 1}, {conv(3, 2)}, {{"conv/kernel", at::ones({3, 3, 1, 1})}}),
+         ramp(4, 0), {45, 39, 66, 50});
+  // 2x2 stride-2 pools on 3x3: windows {1 2 4 5}, {3 6}, {7 8}, {9}.
+  expect("max pooling", *chained_model("same_max_pool", {3, 3, 1}, {pool("MaxPooling2D")}), -ramp(3, 1), {-1, -3, -7, -9});
+  expect("average pooling", *chained_model("same_average_pool", {3, 3, 1}, {pool("AveragePooling2D")}), ramp(3, 1),
+         {3, 4.5, 7.5, 9});
 }
 
 // Keras 3 finds a layer's weights by its class name in snake case; these are Python's

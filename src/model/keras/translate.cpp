@@ -48,6 +48,14 @@ namespace {
 
 bool is_model_class(const std::string& cls) { return cls == "Functional" || cls == "Model" || cls == "Sequential"; }
 
+// "keras.layers", "keras.src.ops.numpy", "tf_keras.src.layers"...; not "keras_hub" or "__main__".
+bool is_keras_module(const std::string& module) {
+  for (const std::string root : {"keras", "tf_keras"}) {
+    if (module == root || module.rfind(root + ".", 0) == 0) return true;
+  }
+  return false;
+}
+
 const std::set<std::string>& preprocessing_layers() {
   static const std::set<std::string> classes = {"Rescaling", "Normalization"};
   return classes;
@@ -293,6 +301,13 @@ std::vector<Value> Walker::call(const Json& entry, const std::string& class_name
   const auto layer_name = where.layer_path.back();
   const std::string description = "layer '" + value_name + "' (" + class_name + ")";
   layer_order.push_back(class_name);
+  // Keras 3 records the module of each class: one from outside Keras is the user's own,
+  // whatever its name (a custom class called "Dense" is not Keras's Dense).
+  const auto module = text_of(entry, "module");
+  if (!module.empty() && !is_keras_module(module)) {
+    throw UnsupportedOpError(description + ": a custom layer class from module '" + module +
+                             "'; its Python code is not in the file, so lumos cannot run it");
+  }
   if (is_model_class(class_name)) {
     auto outputs = model(entry, &tensors, value_name + "/", where);
     // The nested model's own name stands for its output, as model.get_layer(name).output does.
