@@ -315,7 +315,7 @@ std::unique_ptr<Model> load(const std::string& path, const LoadOptions& options)
   front_end.metadata = translated.metadata;
   try {
     onnx::Graph graph(translated.graph.model(), "", translated.graph.take_constants());
-    return std::make_unique<onnx::OnnxModel>(path, std::move(graph), options, std::move(front_end));
+    return std::make_unique<onnx::OnnxModel>(std::move(graph), path, options, std::move(front_end));
   } catch (const UnsupportedOpError& e) {
     throw UnsupportedOpError("'" + path + "': " + e.what());
   } catch (const ModelError& e) {

@@ -86,12 +86,27 @@ class CamFamily : public MethodFamily {
   const MethodBatch* batch_ = nullptr;  // the batch under way, for the callbacks
 };
 
+// How the papers spell them, for report headings.
+std::string title_of(CamMethod method) {
+  switch (method) {
+    case CamMethod::gradcam: return "Grad-CAM";
+    case CamMethod::gradcam_plus_plus: return "Grad-CAM++";
+    case CamMethod::hirescam: return "HiResCAM";
+    case CamMethod::xgradcam: return "XGrad-CAM";
+    case CamMethod::layercam: return "LayerCAM";
+    case CamMethod::eigencam: return "Eigen-CAM";
+    case CamMethod::scorecam: return "Score-CAM";
+    case CamMethod::ablationcam: return "Ablation-CAM";
+  }
+  return to_string(method);
+}
+
 std::vector<MethodSpec> cam_methods() {
   std::vector<MethodSpec> specs;
   for (auto method : all_cam_methods()) {
-    const std::string name = to_string(method);
-    specs.push_back({name, name, method == CamMethod::gradcam_plus_plus ? std::vector<std::string>{"gradcampp", "gradcamplusplus"}
-                                                                        : std::vector<std::string>{}});
+    specs.push_back({to_string(method), title_of(method),
+                     method == CamMethod::gradcam_plus_plus ? std::vector<std::string>{"gradcampp", "gradcamplusplus"}
+                                                            : std::vector<std::string>{}});
   }
   return specs;
 }
