@@ -10,6 +10,7 @@
 #include "lumos/cam.hpp"
 #include "lumos/npy.hpp"
 #include "lumos/runtime.hpp"
+#include "timing.hpp"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -24,6 +25,9 @@
 #include <vector>
 
 namespace {
+
+using lumos::bench::elapsed_ms;
+using lumos::bench::median;
 
 struct Options {
   int threads = 2;
@@ -63,17 +67,6 @@ Options parse(int argc, char** argv) {
   }
   if (o.model.empty() || o.runs < 1 || o.batch < 1) usage();
   return o;
-}
-
-double elapsed_ms(const std::function<void()>& f) {
-  const auto start = std::chrono::steady_clock::now();
-  f();
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
 }
 
 // The forward's median ms per image, and each job's median cost as a multiple of it. Every

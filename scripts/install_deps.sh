@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libtorch-dev libopenblas0-pthread          # LibTorch on OpenBLAS, not the reference BLAS
   libonnx-dev libprotobuf-dev protobuf-compiler
+  libhdf5-dev libzip-dev                     # Keras .h5 / .keras models
   libopencv-dev libopencv-contrib-dev
   libeigen3-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
@@ -18,6 +19,7 @@ packages=(
   python3-dev pybind11-dev python3-pybind11 python3-setuptools python3-wheel   # the Python package
   python3-pip python3-venv python3-pytest
   python3-matplotlib                         # docs/python.md's notebook cell, run by the package's tests
+  python3-h5py                               # writes the Keras .h5/.keras test models
   chromium                                   # the report's browser test (headless)
 )
 

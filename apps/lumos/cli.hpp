@@ -72,7 +72,7 @@ struct ModelOptions {
   std::string output;  // the output holding the class scores, for models with several
 
   // Adds -m (required, described as `model_help`), --size, --output and, if with_score, --score.
-  void add_to(CLI::App& command, bool with_score, const std::string& model_help = "Model file (.onnx)");
+  void add_to(CLI::App& command, bool with_score, const std::string& model_help = "Model file: .onnx, .keras, .h5, or a TF.js model.json");
   // Adds --score, --size and --output only, for a command that adds -m itself.
   void add_load_options(CLI::App& command, bool with_score);
   // Throws UsageError for a malformed --size, else what Model::load throws.

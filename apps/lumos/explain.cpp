@@ -136,7 +136,8 @@ std::vector<std::vector<Box>> boxes_of(const std::string& file, const std::vecto
 CLI::App* add_explain_command(CLI::App& app, ExplainOptions& options) {
   auto* command = app.add_subcommand(
       "explain", "Explain each image's prediction: heatmaps, LIME superpixels, a JSON file and an HTML report");
-  command->add_option("-m,--model", options.model.path, "Model file (.onnx). Default: the bundled face-expression model");
+  command->add_option("-m,--model", options.model.path,
+                      "Model file: .onnx, .keras, .h5, or a TF.js model.json. Default: the bundled face-expression model");
   options.model.add_load_options(*command, true);
   command->add_option("-i,--image", options.images, "Image files or folders (default: the bundled sample faces)");
   command->add_option("--method", options.methods,

@@ -69,10 +69,12 @@ struct Trace {
 
 class Model {
  public:
-  // Loads an .onnx file. Throws ModelError (with the reason) if it cannot be used:
-  // unreadable or not a regular file, not ONNX, an unsupported op, a malformed node, an
-  // output that is not [N, classes]. Throws InputError if `options` do not fit the model
-  // (an output it lacks, a size that contradicts its own).
+  // Loads an ONNX model, a Keras model (.keras, .h5) or a TF.js layers model (model.json
+  // with its weight shards, or the directory holding them); the format is told by the
+  // content. Throws ModelError (with the reason) if it cannot be used: unreadable or not a
+  // regular file, not a model lumos knows, an unsupported op or layer, a malformed node,
+  // an output that is not [N, classes]. Throws InputError if `options` do not fit the
+  // model (an output it lacks, a size that contradicts its own).
   //
   // The scores of every method are [N, classes]. Outputs shaped [N] (one score) or
   // [N, classes, 1, ...] are read as [N, classes]; any other shape is an error. A model

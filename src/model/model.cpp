@@ -1,5 +1,6 @@
 #include "lumos/model.hpp"
 
+#include "model/keras/load.hpp"
 #include "model/onnx/onnx_model.hpp"
 
 namespace lumos {
@@ -22,6 +23,9 @@ bool LayerInfo::is_spatial() const {
 }
 
 std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& options) {
+  // Keras and TF.js models are told by their content (zip, HDF5, JSON); anything else is
+  // read as ONNX, whose protobuf has no signature.
+  if (keras::is_keras_model(path)) return keras::load(path, options);
   return std::make_unique<onnx::OnnxModel>(path, options);
 }
 

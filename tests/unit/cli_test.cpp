@@ -163,6 +163,42 @@ TEST(Cli, LayersListsShapesAndMarksTheDefault) {
   EXPECT_NE(run.out.find("[1,4,8,8]"), std::string::npos) << run.out;
 }
 
+// A Keras model on the command line: layers listed by their Keras names (a nested base's
+// under its model's name), --layer taking them, eval, and a Lambda layer's one-line error.
+TEST(CliKeras, NestedNamesLayerChoiceEvalAndLambdaError) {
+  const auto keras = fs::path(LUMOS_FIXTURES) / "keras";
+  const auto model = (keras / "nested_sequential" / "model.keras").string();
+  ASSERT_TRUE(fs::exists(model)) << model << " is missing: run tests/fixtures/make_keras_models.py";
+  auto run = lumos_cli({"layers", "-m", model});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("* mobilenetv2_0.35_64 "), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("  mobilenetv2_0.35_64/block_16_project "), std::string::npos) << run.out;
+
+  const auto out = work_dir() / "explain_keras";
+  run = lumos_cli({"explain", "-m", model, "-i", image("rgb.png"), "--layer", "mobilenetv2_0.35_64/block_16_project",
+                   "--method", "gradcam", "-o", out.string(), "--format", "json"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_TRUE(fs::exists(out / "rgb" / "gradcam_0.png") || fs::exists(out / "rgb" / "explanation.json")) << run.out;
+  run = lumos_cli({"explain", "-m", model, "-i", image("rgb.png"), "--layer", "block_16_project", "-o", out.string()});
+  EXPECT_EQ(run.exit_code, 4) << run.err;
+  expect_one_line_error(run, "mobilenetv2_0.35_64/block_16_project");
+
+  run = lumos_cli({"eval", "-m", model, "-i", image("rgb.png"), image("noise.jpg"), "--method", "gradcam", "--steps", "4"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("gradcam"), std::string::npos) << run.out;
+
+  const auto lambda = work_dir() / "lambda_tfjs";
+  fs::copy(keras / "zoo" / "tfjs", lambda, fs::copy_options::recursive);
+  auto json = nlohmann::json::parse(read_all(lambda / "model.json"));
+  for (auto& layer : json["modelTopology"]["config"]["layers"]) {
+    if (layer["name"] == "elu") layer["class_name"] = "Lambda";
+  }
+  std::ofstream(lambda / "model.json") << json.dump();
+  run = lumos_cli({"predict", "-m", lambda.string(), "-i", image("rgb.png")});
+  EXPECT_EQ(run.exit_code, 3);
+  expect_one_line_error(run, "layer 'elu' (Lambda)");
+}
+
 TEST(Cli, GreyRgbaAnd16BitImagesWork) {
   const auto run =
       lumos_cli({"predict", "-m", model_path(), "-i", image("grey.png"), image("rgba.png"), image("rgb16.png"),

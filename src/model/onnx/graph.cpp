@@ -111,7 +111,8 @@ int Graph::add_slot(const std::string& name, const std::string& op, const std::s
 
 // A function-try-block: whatever ATen or the standard library throws while a file is
 // turned into a graph (tensor sizes ATen refuses, ...) is the file's fault, a ModelError.
-Graph::Graph(const ::onnx::ModelProto& model, const std::string& model_dir) try {
+Graph::Graph(const ::onnx::ModelProto& model, const std::string& model_dir,
+             std::vector<std::pair<std::string, at::Tensor>> constants) try {
   for (const auto& op_set : model.opset_import()) {
     if (op_set.domain().empty() || op_set.domain() == "ai.onnx") opset_ = static_cast<int>(op_set.version());
   }
@@ -126,6 +127,12 @@ Graph::Graph(const ::onnx::ModelProto& model, const std::string& model_dir) try 
     }
     const int slot = add_slot(init.name(), "initializer", "", -1);
     constants_[slot] = tensor_from_proto(init, model_dir);
+  }
+  for (auto& [name, value] : constants) {
+    if (available.count(name)) throw ModelError("constant '" + name + "' is given twice");
+    const int slot = add_slot(name, "initializer", "", -1);
+    constants_[slot] = std::move(value);
+    available.insert(name);
   }
   for (const auto& input : graph.input()) {
     if (available.count(input.name())) continue;  // old exporters list initializers as inputs

@@ -27,8 +27,11 @@ class Graph {
   // Reads an .onnx file; throws ModelError (unreadable, invalid) or UnsupportedOpError.
   static Graph load(const std::string& path);
   // model_dir: the folder external data files are read from ("" for a model that did not
-  // come from a file, which then may not have external data).
-  Graph(const ::onnx::ModelProto& model, const std::string& model_dir);
+  // come from a file, which then may not have external data). `constants` are initializers
+  // given as tensors: front ends that hold weights in memory (Keras) skip the TensorProto
+  // round trip.
+  Graph(const ::onnx::ModelProto& model, const std::string& model_dir,
+        std::vector<std::pair<std::string, at::Tensor>> constants = {});
 
   int opset() const { return opset_; }
   // The model file's metadata_props.

@@ -122,8 +122,9 @@ Layout layout_after(const std::string& op, at::IntArrayRef in_shape, Layout in, 
 OnnxModel::OnnxModel(const std::string& path, const LoadOptions& options)
     : OnnxModel(Graph::load(path), path, options) {}
 
-OnnxModel::OnnxModel(Graph graph, const std::string& name, const LoadOptions& options)
-    : path_(name), graph_(std::move(graph)) {
+OnnxModel::OnnxModel(Graph graph, const std::string& name, const LoadOptions& options,
+                     std::optional<FrontEnd> front_end)
+    : path_(name), graph_(std::move(graph)), front_end_(std::move(front_end)), metadata_(graph_.metadata()) {
   const auto& path = path_;
   if (graph_.inputs().size() != 1) {
     throw ModelError("'" + path + "' takes " + std::to_string(graph_.inputs().size()) +
@@ -131,7 +132,12 @@ OnnxModel::OnnxModel(Graph graph, const std::string& name, const LoadOptions& op
   }
   const auto& outputs = graph_.outputs();
   if (outputs.empty()) throw ModelError("'" + path + "' has no outputs");
-  input_ = input_spec(graph_.inputs().front(), path);
+  if (front_end_) {
+    input_ = front_end_->input;
+    for (const auto& [key, value] : front_end_->metadata) metadata_[key] = value;
+  } else {
+    input_ = input_spec(graph_.inputs().front(), path);
+  }
   apply_size(input_, options, path);
 
   auto chosen = outputs.begin();
@@ -331,14 +337,27 @@ const std::vector<LayerInfo>& OnnxModel::layers() {
   c10::InferenceMode guard;
   auto hook = [&](int slot, at::Tensor& value) {
     const auto& op = graph_.producer_op(slot);
+    const auto& name = graph_.slot_name(slot);
     const int from = graph_.producer_input(slot);
     shapes[slot] = value.sizes().vec();
     layouts[slot] = op == "input" ? input_.layout
                     : from >= 0   ? layout_after(op, shapes[from], layouts[from], value.sizes())
                                   : Layout::NCHW;
-    out.push_back({graph_.slot_name(slot), op, shapes[slot], layouts[slot]});
+    std::string maker = op;
+    if (front_end_) {
+      if (!front_end_->layers.count(name)) return;
+      if (auto it = front_end_->layouts.find(name); it != front_end_->layouts.end()) layouts[slot] = it->second;
+      if (auto it = front_end_->makers.find(name); it != front_end_->makers.end()) maker = it->second;
+    }
+    out.push_back({name, maker, shapes[slot], layouts[slot]});
   };
-  graph_.run({at::zeros(sizes)}, {score_slot_}, hook);
+  // Every output too: a trailing Softmax is not on the way to the logits.
+  std::vector<int> wanted{score_slot_};
+  for (const auto& output : graph_.outputs()) {
+    const int slot = graph_.slot(output.name);
+    if (std::find(wanted.begin(), wanted.end(), slot) == wanted.end()) wanted.push_back(slot);
+  }
+  graph_.run({at::zeros(sizes)}, wanted, hook);
   layers_ = std::move(out);
   return *layers_;
 }
@@ -358,7 +377,12 @@ std::string OnnxModel::resolve_layer(const std::string& name) {
   if (graph_.slot(name) >= 0) return name;
   if (int slot = graph_.node_output(name); slot >= 0) return graph_.slot_name(slot);
   std::vector<std::pair<size_t, std::string>> ranked;
-  for (const auto& layer : layers()) ranked.emplace_back(edit_distance(name, layer.name), layer.name);
+  for (const auto& layer : layers()) {
+    // A nested model's layer ("base/conv1") is what a bare "conv1" most likely meant.
+    const bool nested = layer.name.size() > name.size() && layer.name.compare(layer.name.size() - name.size(), name.size(), name) == 0 &&
+                        layer.name[layer.name.size() - name.size() - 1] == '/';
+    ranked.emplace_back(nested ? 0 : edit_distance(name, layer.name), layer.name);
+  }
   std::sort(ranked.begin(), ranked.end());
   std::string hint;
   for (size_t i = 0; i < std::min<size_t>(3, ranked.size()); ++i) hint += (i ? ", '" : "'") + ranked[i].second + "'";

@@ -1,18 +1,31 @@
-// Model backed by an ONNX file run on the ATen executor.
+// Model backed by a graph of ONNX operators run on the ATen executor: an .onnx file, or
+// the graph a front end built from another format (Keras).
 #pragma once
 
 #include "lumos/model.hpp"
 #include "model/onnx/graph.hpp"
 
 #include <optional>
+#include <set>
 
 namespace lumos::onnx {
+
+// What a front end that builds the graph itself knows beyond the nodes.
+struct FrontEnd {
+  InputSpec input;
+  std::set<std::string> layers;               // the values layers() lists (e.g. Keras layer outputs)
+  std::map<std::string, Layout> layouts;      // the layout of 4-D values among them
+  std::map<std::string, std::string> makers;  // what makes each of them (the Keras layer class)
+  std::map<std::string, std::string> metadata;
+};
 
 class OnnxModel final : public Model {
  public:
   OnnxModel(const std::string& path, const LoadOptions& options);
-  // A graph already parsed (e.g. from memory); `name` stands for the file in messages.
-  OnnxModel(Graph graph, const std::string& name, const LoadOptions& options);
+  // A graph already parsed (from memory, or built by a front end from another format,
+  // which then says what it knows beyond the nodes); `name` stands for the file in messages.
+  OnnxModel(Graph graph, const std::string& name, const LoadOptions& options,
+            std::optional<FrontEnd> front_end = std::nullopt);
 
   const InputSpec& input() const override { return input_; }
   const std::vector<LayerInfo>& layers() override;
@@ -22,7 +35,7 @@ class OnnxModel final : public Model {
   Trace trace(const at::Tensor& batch, const std::vector<std::string>& capture, bool grad) override;
   at::Tensor scores_given(const at::Tensor& batch, const std::string& layer, const at::Tensor& value) override;
   std::string score_description() const override { return score_description_; }
-  const std::map<std::string, std::string>& metadata() const override { return graph_.metadata(); }
+  const std::map<std::string, std::string>& metadata() const override { return metadata_; }
 
  private:
   enum class Finish { none, softmax, sigmoid };
@@ -38,6 +51,8 @@ class OnnxModel final : public Model {
 
   std::string path_;
   Graph graph_;
+  std::optional<FrontEnd> front_end_;
+  std::map<std::string, std::string> metadata_;
   InputSpec input_;
   int score_slot_ = -1;
   Finish finish_ = Finish::none;

@@ -1,0 +1,272 @@
+#include "model/keras/hdf5.hpp"
+
+#include "lumos/error.hpp"
+
+#include <ATen/ATen.h>
+#include <hdf5.h>
+#include <hdf5_hl.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+namespace lumos::keras {
+namespace {
+
+// libhdf5 (Debian's serial build) is not thread-safe: one call at a time.
+std::mutex& hdf5_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+// Errors become exceptions here; libhdf5 must not print its error stack.
+void silence_hdf5() {
+  static const bool silenced = [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)silenced;
+}
+
+// Owns one HDF5 identifier and closes it with the matching function.
+class Handle {
+ public:
+  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle() {
+    if (id_ >= 0) close_(id_);
+  }
+  hid_t get() const { return id_; }
+  bool ok() const { return id_ >= 0; }
+
+ private:
+  hid_t id_;
+  herr_t (*close_)(hid_t);
+};
+
+std::vector<int64_t> dims_of(hid_t space) {
+  const int rank = H5Sget_simple_extent_ndims(space);
+  if (rank < 0) return {};
+  std::vector<hsize_t> dims(rank);
+  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  return {dims.begin(), dims.end()};
+}
+
+float bfloat16_to_float(uint16_t bits) {
+  const uint32_t wide = static_cast<uint32_t>(bits) << 16;
+  float out;
+  std::memcpy(&out, &wide, sizeof out);
+  return out;
+}
+
+}  // namespace
+
+struct Hdf5File::State {
+  std::string label;
+  Bytes image;  // the file's bytes; HDF5 reads them in place
+  hid_t file = -1;
+  // Every dataset's path and object address, from one walk of the file: a lookup here
+  // and an open by address replace a path traversal per query.
+  std::optional<std::unordered_map<std::string, haddr_t>> datasets;
+  ~State() {
+    if (file >= 0) H5Fclose(file);
+  }
+
+  [[noreturn]] void fail(const std::string& message) const { throw ModelError("'" + label + "': " + message); }
+
+  // With the error stack silenced, a missing link anywhere on the path is just "no".
+  bool exists(const std::string& path) const { return H5Oexists_by_name(file, path.c_str(), H5P_DEFAULT) > 0; }
+
+  const std::unordered_map<std::string, haddr_t>& dataset_index() {
+    if (!datasets) {
+      datasets.emplace();
+      const auto visit = [](hid_t, const char* name, const H5O_info_t* info, void* out) -> herr_t {
+        if (info->type == H5O_TYPE_DATASET) (*static_cast<std::unordered_map<std::string, haddr_t>*>(out))[name] = info->addr;
+        return 0;
+      };
+      if (H5Ovisit2(file, H5_INDEX_NAME, H5_ITER_INC, visit, &*datasets, H5O_INFO_BASIC) < 0) fail("cannot list its datasets");
+    }
+    return *datasets;
+  }
+
+  std::vector<std::string> read_strings(const std::string& object, const std::string& attribute) const {
+    Handle attr(H5Aopen_by_name(file, object.c_str(), attribute.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    if (!attr.ok()) fail("cannot read attribute '" + attribute + "' of '" + object + "'");
+    Handle type(H5Aget_type(attr.get()), H5Tclose);
+    Handle space(H5Aget_space(attr.get()), H5Sclose);
+    const hssize_t count = H5Sget_simple_extent_npoints(space.get());
+    if (count < 0) fail("attribute '" + attribute + "' of '" + object + "' has no readable size");
+    // h5py stores an empty list (a layer without weights) as an empty float array.
+    if (count == 0) return {};
+    if (H5Tget_class(type.get()) != H5T_STRING) fail("attribute '" + attribute + "' of '" + object + "' is not text");
+    std::vector<std::string> out;
+    if (H5Tis_variable_str(type.get()) > 0) {
+      Handle memory(H5Tcopy(H5T_C_S1), H5Tclose);
+      H5Tset_size(memory.get(), H5T_VARIABLE);
+      H5Tset_cset(memory.get(), H5Tget_cset(type.get()));
+      std::vector<char*> values(count, nullptr);
+      if (H5Aread(attr.get(), memory.get(), values.data()) < 0) fail("cannot read attribute '" + attribute + "'");
+      for (char* v : values) out.emplace_back(v ? v : "");
+      H5Dvlen_reclaim(memory.get(), space.get(), H5P_DEFAULT, values.data());
+    } else {
+      const size_t width = H5Tget_size(type.get());
+      if (width == 0) fail("attribute '" + attribute + "' of '" + object + "' has text of width 0");
+      Handle memory(H5Tcopy(H5T_C_S1), H5Tclose);
+      H5Tset_size(memory.get(), width);
+      H5Tset_strpad(memory.get(), H5T_STR_NULLPAD);
+      std::string buffer(width * count, '\0');
+      if (H5Aread(attr.get(), memory.get(), buffer.data()) < 0) fail("cannot read attribute '" + attribute + "'");
+      for (hssize_t i = 0; i < count; ++i) {
+        std::string value = buffer.substr(i * width, width);
+        value.resize(std::strlen(value.c_str()));
+        out.push_back(std::move(value));
+      }
+    }
+    return out;
+  }
+};
+
+Hdf5File::Hdf5File(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+Hdf5File Hdf5File::open(const std::string& path) { return open_image(read_file_bytes(path), path); }
+
+Hdf5File Hdf5File::open_image(Bytes bytes, const std::string& label) {
+  std::lock_guard lock(hdf5_mutex());
+  silence_hdf5();
+  auto state = std::make_shared<State>();
+  state->label = label;
+  state->image = std::move(bytes);
+  if (state->image.size > 0) {
+    // DONT_COPY / DONT_RELEASE: HDF5 reads the caller's bytes, which it never writes.
+    state->file = H5LTopen_file_image(const_cast<char*>(state->image.data), state->image.size,
+                                      H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE);
+  }
+  if (state->file < 0) state->fail("not a readable HDF5 file (truncated or corrupt)");
+  return Hdf5File(std::move(state));
+}
+
+const std::string& Hdf5File::label() const { return state_->label; }
+
+bool Hdf5File::has(const std::string& path) const {
+  std::lock_guard lock(hdf5_mutex());
+  return path.empty() || state_->exists(path);
+}
+
+bool Hdf5File::has_dataset(const std::string& path) const {
+  std::lock_guard lock(hdf5_mutex());
+  return state_->dataset_index().count(path) > 0;
+}
+
+bool Hdf5File::is_group(const std::string& path) const {
+  std::lock_guard lock(hdf5_mutex());
+  if (!path.empty() && !state_->exists(path)) return false;
+  H5O_info_t info;
+  if (H5Oget_info_by_name2(state_->file, path.empty() ? "/" : path.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return false;
+  return info.type == H5O_TYPE_GROUP;
+}
+
+std::vector<std::string> Hdf5File::members(const std::string& group) const {
+  std::lock_guard lock(hdf5_mutex());
+  Handle g(H5Gopen2(state_->file, group.empty() ? "/" : group.c_str(), H5P_DEFAULT), H5Gclose);
+  if (!g.ok()) state_->fail("has no group '" + group + "'");
+  H5G_info_t info;
+  if (H5Gget_info(g.get(), &info) < 0) state_->fail("cannot list group '" + group + "'");
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    const ssize_t size = H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    if (size < 0) state_->fail("cannot list group '" + group + "'");
+    std::string name(size, '\0');
+    H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), size + 1, H5P_DEFAULT);
+    names.push_back(std::move(name));
+  }
+  return names;
+}
+
+std::vector<std::string> Hdf5File::datasets(const std::string& group) const {
+  std::lock_guard lock(hdf5_mutex());
+  std::vector<std::string> found;
+  for (const auto& [path, address] : state_->dataset_index()) {
+    if (path.size() > group.size() && path.compare(0, group.size(), group) == 0 && path[group.size()] == '/') {
+      found.push_back(path);
+    }
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+std::optional<std::string> Hdf5File::text(const std::string& object, const std::string& attribute) const {
+  std::lock_guard lock(hdf5_mutex());
+  const auto path = object.empty() ? std::string("/") : object;
+  if (!object.empty() && !state_->exists(object)) return std::nullopt;
+  if (H5Aexists_by_name(state_->file, path.c_str(), attribute.c_str(), H5P_DEFAULT) <= 0) return std::nullopt;
+  auto values = state_->read_strings(path, attribute);
+  if (values.size() != 1) {
+    state_->fail("attribute '" + attribute + "' of '" + path + "' holds " + std::to_string(values.size()) +
+                 " strings; one was expected");
+  }
+  return values.front();
+}
+
+std::vector<std::string> Hdf5File::texts(const std::string& object, const std::string& attribute) const {
+  std::lock_guard lock(hdf5_mutex());
+  const auto path = object.empty() ? std::string("/") : object;
+  if (!object.empty() && !state_->exists(object)) return {};
+  if (H5Aexists_by_name(state_->file, path.c_str(), attribute.c_str(), H5P_DEFAULT) <= 0) return {};
+  return state_->read_strings(path, attribute);
+}
+
+at::Tensor Hdf5File::read(const std::string& dataset) const {
+  std::lock_guard lock(hdf5_mutex());
+  const auto& index = state_->dataset_index();
+  const auto found = index.find(dataset);
+  if (found == index.end()) state_->fail("has no dataset '" + dataset + "'");
+  Handle data(H5Oopen_by_addr(state_->file, found->second), H5Oclose);
+  if (!data.ok()) state_->fail("cannot open dataset '" + dataset + "'");
+  Handle type(H5Dget_type(data.get()), H5Tclose);
+  Handle space(H5Dget_space(data.get()), H5Sclose);
+  const auto dims = dims_of(space.get());
+  int64_t count = 1;
+  for (auto d : dims) count *= d;
+  // Contiguous storage has a file offset (chunked, and so filtered, data has none):
+  // little-endian float32 there is the tensor's bytes as they are.
+  const haddr_t offset = H5Dget_offset(data.get());
+  const size_t bytes = static_cast<size_t>(count) * sizeof(float);
+  if (offset != HADDR_UNDEF && offset + bytes <= state_->image.size && H5Tequal(type.get(), H5T_IEEE_F32LE) > 0) {
+    const char* start = state_->image.data + offset;
+    // The file's own bytes, when aligned for floats: the caller's copy is the only one.
+    if (reinterpret_cast<uintptr_t>(start) % alignof(float) == 0) {
+      auto owner = state_->image.owner;
+      return at::from_blob(const_cast<char*>(start), dims, [owner](void*) {}, at::kFloat);
+    }
+    at::Tensor out = at::empty(dims, at::kFloat);
+    std::memcpy(out.data_ptr(), start, bytes);
+    return out;
+  }
+  const auto type_class = H5Tget_class(type.get());
+  // Keras 3 stores bfloat16 variables as raw 16-bit values with a dtype attribute.
+  bool bfloat16 = false;
+  if (type_class != H5T_FLOAT && H5Aexists(data.get(), "dtype") > 0) {
+    const auto dtype = state_->read_strings(dataset, "dtype");
+    bfloat16 = dtype.size() == 1 && dtype.front() == "bfloat16";
+  }
+  at::Tensor out = at::empty(dims, at::kFloat);
+  herr_t status = -1;
+  if (bfloat16 && H5Tget_size(type.get()) == 2) {
+    std::vector<uint16_t> raw(out.numel());
+    Handle memory(H5Tcopy(type.get()), H5Tclose);
+    status = H5Dread(data.get(), memory.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data());
+    auto* values = out.data_ptr<float>();
+    for (size_t i = 0; i < raw.size(); ++i) values[i] = bfloat16_to_float(raw[i]);
+  } else if (type_class == H5T_FLOAT || type_class == H5T_INTEGER) {
+    status = H5Dread(data.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data_ptr());
+  } else {
+    state_->fail("dataset '" + dataset + "' does not hold numbers");
+  }
+  if (status < 0) state_->fail("cannot read dataset '" + dataset + "' (the file may be truncated)");
+  return out;
+}
+
+}  // namespace lumos::keras
