@@ -26,7 +26,7 @@ def _batches(images, batch_size):
 
 
 class Model(_lumos.Model):
-    """A classifier lumos explains: an ONNX file (the formats the C++ library reads).
+    """A classifier lumos explains: an ONNX, Keras (.keras, .h5) or TF.js (model.json) model.
 
     Model(path, preprocess=None, labels=None, score="logits", input_size=None, output="")
 
