@@ -81,7 +81,8 @@ def test_files_as_the_cli_writes_them(face_model, face, tmp_path):
     path = pipeline.write_folder(result, tmp_path, "face", npy=True)
     assert sorted(os.listdir(path)) == sorted([
         "input.png", "explanation.json", "gradcam_happy.png", "gradcam_happy.npy", "lime_happy.png",
-        "lime_happy_mask.png", "lime_happy_heatmap.png"])
+        "lime_happy_mask.png", "lime_happy_heatmap.png",
+        "input.thumb.jpg", "gradcam_happy.thumb.jpg", "lime_happy.thumb.jpg"])  # the report gallery's
     assert json.loads(pipeline.explanation_json(result))["targets"][0]["label"] == "happy"
 
 
