@@ -16,6 +16,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -359,6 +361,44 @@ TEST(KerasBadInput, ShortShardIsNamed) {
   const auto shard = fs::path(path).parent_path() / "group1-shard1of1.bin";
   fs::resize_file(shard, fs::file_size(shard) / 2);
   EXPECT_NE(load_error(path).find("a shard is truncated"), std::string::npos);
+}
+
+// As ONNX external data: a manifest may name only files inside the model's folder, and
+// only regular ones (a shard named "." once made a std::length_error, and a FIFO would
+// have been waited on).
+TEST(KerasBadInput, ShardsOutsideTheFolderOrNotRegularFilesAreRefused) {
+  const auto with_shard = [](const std::string& name, const std::string& shard) {
+    return edited_tfjs(name, [&](auto& model) { model["weightsManifest"][0]["paths"][0] = shard; });
+  };
+  for (const auto& [shard, why] : std::vector<std::pair<std::string, std::string>>{
+           {"/etc/passwd", "is an absolute path"},
+           {"../group1-shard1of1.bin", "leaves the folder (..)"},
+           {"sub/../../group1-shard1of1.bin", "leaves the folder (..)"},
+           {"link.bin", "is a symbolic link to a file outside the folder"}}) {
+    const auto path = with_shard("shard_outside", shard);
+    fs::create_symlink("/etc/passwd", fs::path(path).parent_path() / "link.bin");
+    const auto message = load_error(path);
+    EXPECT_NE(message.find("weight shard '" + shard + "', which " + why), std::string::npos) << message;
+  }
+  EXPECT_NE(load_error(with_shard("shard_empty", "")).find("missing"), std::string::npos);
+  const auto folder = with_shard("shard_folder", ".");
+  EXPECT_NE(load_error<lumos::InputError>(folder).find("is a folder"), std::string::npos);
+  const auto fifo = with_shard("shard_fifo", "fifo.bin");
+  ASSERT_EQ(::mkfifo((fs::path(fifo).parent_path() / "fifo.bin").c_str(), 0600), 0);
+  EXPECT_NE(load_error<lumos::InputError>(fifo).find("FIFO"), std::string::npos);
+}
+
+// Values of the wrong JSON type anywhere in a config are one ModelError, never a JSON
+// library exception escaping.
+TEST(KerasBadInput, ConfigValuesOfTheWrongTypeAreModelErrors) {
+  for (const auto& [name, edit] : std::vector<std::pair<std::string, std::function<void(nlohmann::json&)>>>{
+           {"format", [](auto& model) { model["format"] = 5; }},
+           {"inbound", [](auto& model) { zoo_layer(model, "elu")["inbound_nodes"][0][0][0] = 7; }},
+           {"history", [](auto& model) { zoo_layer(model, "elu")["inbound_nodes"][0][0][1] = "zero"; }},
+           {"dtype", [](auto& model) { model["weightsManifest"][0]["weights"][0]["dtype"] = 4; }}}) {
+    const auto message = load_error(edited_tfjs("wrong_type_" + name, edit));
+    EXPECT_NE(message.find("malformed"), std::string::npos) << name << ": " << message;
+  }
 }
 
 TEST(KerasBadInput, WeightsOnlyH5AsksForTheWholeModel) {

@@ -1,6 +1,8 @@
 #include "model/keras/load.hpp"
 
+#include "io/inside_folder.hpp"
 #include "lumos/error.hpp"
+#include "lumos/file.hpp"
 #include "model/keras/hdf5.hpp"
 #include "model/keras/translate.hpp"
 #include "model/keras/zip_archive.hpp"
@@ -54,17 +56,6 @@ Format detect(const std::string& path) {
   while (file.get(c) && std::isspace(static_cast<unsigned char>(c))) {
   }
   return c == '{' ? Format::tfjs : Format::none;
-}
-
-std::string read_file(const fs::path& path, const std::string& what) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw ModelError("cannot open " + what + " '" + path.string() + "': check the path and permissions");
-  std::string bytes;
-  file.seekg(0, std::ios::end);
-  bytes.resize(static_cast<size_t>(file.tellg()));
-  file.seekg(0);
-  file.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  return bytes;
 }
 
 // Keras configs nest a few levels deep; nlohmann's parser recurses once per level, so a
@@ -168,12 +159,17 @@ std::map<std::string, at::Tensor> read_tfjs_weights(const Json& manifest, const 
     std::string data;
     for (const auto& shard : group["paths"]) {
       if (!shard.is_string()) throw ModelError("'" + path + "' names a weight shard that is not a file name");
-      const auto shard_path = dir / shard.get<std::string>();
-      if (!fs::exists(shard_path)) {
-        throw ModelError("'" + path + "' needs weight shard '" + shard_path.string() +
+      const auto name = shard.get<std::string>();
+      const auto file = file_in_folder(dir.string(), name);
+      if (!file.outside.empty()) {
+        throw ModelError("'" + path + "' names weight shard '" + name + "', which " + file.outside +
+                         "; lumos reads shards only from the model's folder");
+      }
+      if (file.path.empty()) {
+        throw ModelError("'" + path + "' needs weight shard '" + (dir / name).string() +
                          "', which is missing; keep the shards next to model.json");
       }
-      data += read_file(shard_path, "weight shard");
+      data += read_file(file.path, "weight shard", kMaxModelFileBytes);
     }
     size_t offset = 0;
     for (const auto& spec : group["weights"]) {
@@ -234,7 +230,7 @@ std::map<std::string, at::Tensor> read_tfjs_weights(const Json& manifest, const 
 KerasSource read_tfjs(const std::string& path) {
   const fs::path json_path = fs::is_directory(path) ? fs::path(path) / "model.json" : fs::path(path);
   const auto label = json_path.string();
-  const auto model = parse_json(read_file(json_path, "TF.js model"), "'" + label + "'");
+  const auto model = parse_json(read_file(label, "TF.js model", kMaxModelFileBytes), "'" + label + "'");
   if (!model.is_object()) throw ModelError("'" + label + "' is JSON but not a model");
   if (model.value("format", "") == "graph-model" || (model.contains("modelTopology") && model["modelTopology"].is_object() &&
                                                      model["modelTopology"].contains("node"))) {
@@ -289,13 +285,20 @@ KerasSource read_source(const std::string& path, Format format) {
 }
 
 TranslatedModel translate_file(const std::string& path) {
-  auto source = read_source(path, detect(path));
   try {
-    return translate(source);
-  } catch (const UnsupportedOpError& e) {
-    throw UnsupportedOpError("'" + path + "': " + e.what());
-  } catch (const ModelError& e) {
-    throw ModelError("'" + path + "': " + e.what());
+    auto source = read_source(path, detect(path));
+    try {
+      return translate(source);
+    } catch (const UnsupportedOpError& e) {
+      throw UnsupportedOpError("'" + path + "': " + e.what());
+    } catch (const ModelError& e) {
+      throw ModelError("'" + path + "': " + e.what());
+    }
+  } catch (const Json::exception& e) {
+    // A config value of the wrong type where Keras writes one kind only (a layer's name
+    // given as a number, a node reference that is not [name, index, index]).
+    throw ModelError("'" + path + "': the Keras config is malformed (" + std::string(e.what()) +
+                     "); the file is corrupt or not written by Keras");
   }
 }
 
