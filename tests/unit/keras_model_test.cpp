@@ -16,11 +16,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <sys/stat.h>
-
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+
+#include <sys/stat.h>
 
 namespace fs = std::filesystem;
 using lumos::testing::close_to;
@@ -356,6 +356,36 @@ TEST(KerasBadInput, MissingShardIsNamed) {
   EXPECT_NE(message.find("missing"), std::string::npos) << message;
 }
 
+// As ONNX external data: a shard must be a file in model.json's folder, so a model cannot
+// make lumos read any other file on the machine.
+TEST(KerasBadInput, ShardsOutsideTheModelsFolderAreRefused) {
+  const auto outside = temp_dir("shard_outside") / "secret.bin";
+  std::ofstream(outside) << std::string(1024, 'x');
+  for (const auto& [location, why] : std::vector<std::pair<std::string, std::string>>{
+           {outside.string(), "is an absolute path"},
+           {"../shard_outside/secret.bin", "leaves the folder (..)"},
+           {"link.bin", "is a symbolic link to a file outside the folder"}}) {
+    const auto path = edited_tfjs("shard_escape", [&](auto& model) { model["weightsManifest"][0]["paths"][0] = location; });
+    fs::create_symlink(outside, fs::path(path).parent_path() / "link.bin");
+    const auto message = load_error(path);
+    EXPECT_NE(message.find("weight shard '" + location + "', which " + why), std::string::npos) << message;
+    EXPECT_EQ(message.find("1024"), std::string::npos) << message;
+  }
+}
+
+// A FIFO named like a Keras model is refused, not waited on (it is never opened).
+TEST(KerasBadInput, SpecialFilesAreRefusedWithoutWaiting) {
+  const auto pipe = temp_dir("keras_fifo") / "model.keras";
+  ASSERT_EQ(::mkfifo(pipe.c_str(), 0600), 0);
+  std::string message;
+  try {
+    lumos::Model::load(pipe.string());
+  } catch (const lumos::Error& e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("is a FIFO"), std::string::npos) << message;
+}
+
 TEST(KerasBadInput, ShortShardIsNamed) {
   const auto path = edited_tfjs("short_shard", [](auto&) {});
   const auto shard = fs::path(path).parent_path() / "group1-shard1of1.bin";
@@ -363,26 +393,15 @@ TEST(KerasBadInput, ShortShardIsNamed) {
   EXPECT_NE(load_error(path).find("a shard is truncated"), std::string::npos);
 }
 
-// As ONNX external data: a manifest may name only files inside the model's folder, and
-// only regular ones (a shard named "." once made a std::length_error, and a FIFO would
-// have been waited on).
-TEST(KerasBadInput, ShardsOutsideTheFolderOrNotRegularFilesAreRefused) {
+// A shard is read as a regular file like the model itself: one named "." (the folder)
+// once made a std::length_error, and a FIFO would have been waited on.
+TEST(KerasBadInput, ShardsThatAreNotRegularFilesAreRefused) {
   const auto with_shard = [](const std::string& name, const std::string& shard) {
     return edited_tfjs(name, [&](auto& model) { model["weightsManifest"][0]["paths"][0] = shard; });
   };
-  for (const auto& [shard, why] : std::vector<std::pair<std::string, std::string>>{
-           {"/etc/passwd", "is an absolute path"},
-           {"../group1-shard1of1.bin", "leaves the folder (..)"},
-           {"sub/../../group1-shard1of1.bin", "leaves the folder (..)"},
-           {"link.bin", "is a symbolic link to a file outside the folder"}}) {
-    const auto path = with_shard("shard_outside", shard);
-    fs::create_symlink("/etc/passwd", fs::path(path).parent_path() / "link.bin");
-    const auto message = load_error(path);
-    EXPECT_NE(message.find("weight shard '" + shard + "', which " + why), std::string::npos) << message;
+  for (const auto& name : {".", ""}) {
+    EXPECT_NE(load_error<lumos::InputError>(with_shard("shard_folder", name)).find("is a folder"), std::string::npos);
   }
-  EXPECT_NE(load_error(with_shard("shard_empty", "")).find("missing"), std::string::npos);
-  const auto folder = with_shard("shard_folder", ".");
-  EXPECT_NE(load_error<lumos::InputError>(folder).find("is a folder"), std::string::npos);
   const auto fifo = with_shard("shard_fifo", "fifo.bin");
   ASSERT_EQ(::mkfifo((fs::path(fifo).parent_path() / "fifo.bin").c_str(), 0600), 0);
   EXPECT_NE(load_error<lumos::InputError>(fifo).find("FIFO"), std::string::npos);

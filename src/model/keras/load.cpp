@@ -1,6 +1,5 @@
 #include "model/keras/load.hpp"
 
-#include "io/inside_folder.hpp"
 #include "lumos/error.hpp"
 #include "lumos/file.hpp"
 #include "model/keras/hdf5.hpp"
@@ -43,6 +42,9 @@ Format detect(const std::string& path) {
     if (fs::exists(fs::path(path) / "config.json")) return Format::keras_directory;
     return Format::none;
   }
+  // Only a regular file is looked into; anything else goes on to the ONNX loader, whose
+  // message says what it is (a FIFO is never opened here, so never waited on).
+  if (!fs::is_regular_file(path, error)) return Format::none;
   std::ifstream file(path, std::ios::binary);
   if (!file) return Format::none;
   const uint64_t size = fs::file_size(path, error);
@@ -56,6 +58,10 @@ Format detect(const std::string& path) {
   while (file.get(c) && std::isspace(static_cast<unsigned char>(c))) {
   }
   return c == '{' ? Format::tfjs : Format::none;
+}
+
+std::string read_file(const fs::path& path, const std::string& what) {
+  return lumos::read_file(path.string(), what, kMaxModelFileBytes);
 }
 
 // Keras configs nest a few levels deep; nlohmann's parser recurses once per level, so a
@@ -160,16 +166,17 @@ std::map<std::string, at::Tensor> read_tfjs_weights(const Json& manifest, const 
     for (const auto& shard : group["paths"]) {
       if (!shard.is_string()) throw ModelError("'" + path + "' names a weight shard that is not a file name");
       const auto name = shard.get<std::string>();
-      const auto file = file_in_folder(dir.string(), name);
-      if (!file.outside.empty()) {
-        throw ModelError("'" + path + "' names weight shard '" + name + "', which " + file.outside +
-                         "; lumos reads shards only from the model's folder");
-      }
-      if (file.path.empty()) {
+      std::string why;
+      const auto shard_path = file_inside_folder(dir.string(), name, why);
+      if (shard_path.empty() && why == "cannot be found") {
         throw ModelError("'" + path + "' needs weight shard '" + (dir / name).string() +
                          "', which is missing; keep the shards next to model.json");
       }
-      data += read_file(file.path, "weight shard", kMaxModelFileBytes);
+      if (shard_path.empty()) {
+        throw ModelError("'" + path + "' names weight shard '" + name + "', which " + why +
+                         "; lumos reads shards only from model.json's folder");
+      }
+      data += read_file(shard_path, "weight shard");
     }
     size_t offset = 0;
     for (const auto& spec : group["weights"]) {
@@ -230,7 +237,7 @@ std::map<std::string, at::Tensor> read_tfjs_weights(const Json& manifest, const 
 KerasSource read_tfjs(const std::string& path) {
   const fs::path json_path = fs::is_directory(path) ? fs::path(path) / "model.json" : fs::path(path);
   const auto label = json_path.string();
-  const auto model = parse_json(read_file(label, "TF.js model", kMaxModelFileBytes), "'" + label + "'");
+  const auto model = parse_json(read_file(json_path, "TF.js model"), "'" + label + "'");
   if (!model.is_object()) throw ModelError("'" + label + "' is JSON but not a model");
   if (model.value("format", "") == "graph-model" || (model.contains("modelTopology") && model["modelTopology"].is_object() &&
                                                      model["modelTopology"].contains("node"))) {

@@ -1,6 +1,5 @@
 #include "model/onnx/tensor_proto.hpp"
 
-#include "io/inside_folder.hpp"
 #include "lumos/error.hpp"
 #include "lumos/file.hpp"
 #include "lumos/model.hpp"
@@ -9,6 +8,7 @@
 #include <ATen/ATen.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <filesystem>
@@ -49,23 +49,24 @@ int64_t parse_offset(const std::string& text, const std::string& key, const Tens
   return value;
 }
 
-// The external data file, which must lie inside the model's folder (io/inside_folder.hpp).
+// The external data file, which must lie inside the model's folder (file_inside_folder).
 std::string external_file(const TensorProto& proto, const std::string& location, const std::string& model_dir) {
   if (model_dir.empty()) {
     throw ModelError(label(proto) + " keeps its data in an external file, which only a model loaded from a file "
                      "may do");
   }
   if (location.empty()) throw ModelError(label(proto) + " has external data without a location");
-  const auto file = file_in_folder(model_dir, location);
-  if (!file.outside.empty()) {
-    throw ModelError(label(proto) + ": external data location '" + location + "' " + file.outside +
-                     "; lumos reads external data only from files inside the model's folder");
-  }
-  if (file.path.empty()) {
+  std::string why;
+  auto file = file_inside_folder(model_dir, location, why);
+  if (file.empty() && why == "cannot be found") {
     throw ModelError(label(proto) + ": cannot find its external data file '" + location +
                      "' in the model's folder; keep it next to the .onnx file");
   }
-  return file.path;
+  if (file.empty()) {
+    throw ModelError(label(proto) + ": external data location '" + location + "' " + why +
+                     "; lumos reads external data only from files inside the model's folder");
+  }
+  return file;
 }
 
 // Bytes of an external-data tensor: `length` (or the rest of the file) from `offset`.
