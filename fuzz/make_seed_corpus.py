@@ -6,12 +6,20 @@ adding an op or a format):
                batch, open size, external data)
   image/       tiny images in every format and variant lumos decodes
   npy/         arrays of every dtype lumos reads, format versions 1.0 and 2.0
+  keras_model/ two tiny Keras models (a functional NHWC one with a residual Add, a
+               channels_first Sequential one) in each format lumos reads: TF.js
+               model.json + NUL + its weight shard (float32 and uint8-quantised),
+               Keras 2 .h5 in both weight layouts, Keras 3 .keras (written by
+               tests/fixtures/make_keras_models.py's writers)
 
 Usage: /usr/bin/python3 fuzz/make_seed_corpus.py
 """
 import io
+import json
 import os
-import shutil
+import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -19,6 +27,8 @@ from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "fixtures"))
+import make_keras_models as keras_writers  # noqa: E402
 X = [1, 3, 4, 4]
 
 
@@ -230,9 +240,109 @@ def npy_seeds():
     return seeds
 
 
+def keras_layer(cls, name, inbound, **config):
+    node = [[[source, 0, 0, {}] for source in inbound]] if inbound is not None else []
+    return {"name": name, "class_name": cls, "config": dict(config, name=name, trainable=True),
+            "inbound_nodes": node}
+
+
+def keras_functional():
+    """NHWC, 8x8x3: conv, batch norm, ReLU, a 1x1-conv shortcut added back, max pool,
+    global pooling, a softmax Dense: the layer kinds of keras.applications, in small."""
+    conv = dict(kernel_size=[3, 3], strides=[1, 1], padding="same", data_format="channels_last",
+                dilation_rate=[1, 1], activation="linear", use_bias=True)
+    layers = [
+        keras_layer("InputLayer", "input_1", None, batch_input_shape=[None, 8, 8, 3], dtype="float32", sparse=False),
+        keras_layer("Conv2D", "conv", ["input_1"], filters=4, **conv),
+        keras_layer("BatchNormalization", "bn", ["conv"], axis=3, momentum=0.99, epsilon=0.001, center=True, scale=True),
+        keras_layer("Activation", "relu", ["bn"], activation="relu"),
+        keras_layer("Conv2D", "shortcut", ["input_1"], filters=4, **dict(conv, kernel_size=[1, 1])),
+        keras_layer("Add", "add", ["relu", "shortcut"]),
+        keras_layer("MaxPooling2D", "pool", ["add"], pool_size=[2, 2], padding="valid", strides=[2, 2],
+                    data_format="channels_last"),
+        keras_layer("GlobalAveragePooling2D", "gap", ["pool"], data_format="channels_last"),
+        keras_layer("Dense", "predictions", ["gap"], units=3, activation="softmax", use_bias=True),
+    ]
+    config = {"class_name": "Model", "config": {"name": "functional", "layers": layers,
+                                                 "input_layers": [["input_1", 0, 0]],
+                                                 "output_layers": [["predictions", 0, 0]]}}
+    shapes = {"input_1": [[[None, 8, 8, 3]]], "conv": [[[None, 8, 8, 4]]], "bn": [[[None, 8, 8, 4]]],
+              "relu": [[[None, 8, 8, 4]]], "shortcut": [[[None, 8, 8, 4]]], "add": [[[None, 8, 8, 4]]],
+              "pool": [[[None, 4, 4, 4]]], "gap": [[[None, 4]]], "predictions": [[[None, 3]]]}
+    rng = np.random.default_rng(3)
+    weights = {"conv/kernel": rng.normal(size=(3, 3, 3, 4)), "conv/bias": rng.normal(size=4),
+               "bn/gamma": rng.uniform(0.5, 1.5, 4), "bn/beta": rng.normal(size=4),
+               "bn/moving_mean": rng.normal(size=4), "bn/moving_variance": rng.uniform(0.5, 2, 4),
+               "shortcut/kernel": rng.normal(size=(1, 1, 3, 4)), "shortcut/bias": np.zeros(4),
+               "predictions/kernel": rng.normal(size=(4, 3)), "predictions/bias": rng.normal(size=3)}
+    return config, shapes, weights
+
+
+def keras_sequential():
+    """channels_first, 3x6x6, in a Sequential model ending in a sigmoid (multi-label)."""
+    layers = [
+        {"class_name": "Conv2D", "config": {"name": "conv", "trainable": True, "batch_input_shape": [None, 3, 6, 6],
+                                            "filters": 2, "kernel_size": [3, 3], "strides": [1, 1], "padding": "valid",
+                                            "data_format": "channels_first", "dilation_rate": [1, 1],
+                                            "activation": "relu", "use_bias": True}},
+        {"class_name": "MaxPooling2D", "config": {"name": "pool", "trainable": True, "pool_size": [2, 2],
+                                                  "padding": "valid", "strides": [2, 2],
+                                                  "data_format": "channels_first"}},
+        {"class_name": "Flatten", "config": {"name": "flatten", "trainable": True, "data_format": "channels_first"}},
+        {"class_name": "Dense", "config": {"name": "predictions", "trainable": True, "units": 2,
+                                           "activation": "sigmoid", "use_bias": True}},
+    ]
+    config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": layers}}
+    rng = np.random.default_rng(4)
+    weights = {"conv/kernel": rng.normal(size=(3, 3, 3, 2)), "conv/bias": rng.normal(size=2),
+               "predictions/kernel": rng.normal(size=(8, 2)), "predictions/bias": rng.normal(size=2)}
+    return config, {}, weights
+
+
+def tfjs_seed(config, weights, quantised=False):
+    """model.json, a NUL byte, then the one weight shard (the keras_model harness's format)."""
+    specs, shard = [], b""
+    for name, value in weights.items():
+        spec = {"name": name, "shape": list(value.shape), "dtype": "float32"}
+        if quantised:
+            low, high = float(value.min()), float(value.max())
+            scale = (high - low) / 255 or 1.0
+            spec["quantization"] = {"dtype": "uint8", "min": low, "scale": scale}
+            shard += np.round((value - low) / scale).astype(np.uint8).tobytes()
+        else:
+            shard += value.astype("<f4").tobytes()
+        specs.append(spec)
+    model = {"format": "layers-model", "generatedBy": "lumos fuzz/make_seed_corpus.py",
+             "modelTopology": {**config, "keras_version": "tfjs-layers 4.22.0", "backend": "tensor_flow.js"},
+             "weightsManifest": [{"paths": ["group1-shard1of1.bin"], "weights": specs}],
+             "userDefinedMetadata": {"labels": ["a", "b", "c"]}}
+    return json.dumps(model, separators=(",", ":")).encode() + b"\0" + shard
+
+
+def keras_seeds():
+    seeds = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, (config, shapes, weights) in (("functional", keras_functional()),
+                                                ("sequential", keras_sequential())):
+            weights = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
+            seeds[f"{name}_tfjs.json"] = tfjs_seed(config, weights)
+            for layout in ("a", "b"):
+                path = Path(scratch, f"{name}_{layout}.h5")
+                keras_writers.write_keras2_h5(path, config, weights, layout, config["config"]["name"])
+                seeds[path.name] = path.read_bytes()
+            if shapes:
+                path = Path(scratch, f"{name}.keras")
+                keras_writers.write_keras3(path, config, weights, shapes)
+                seeds[path.name] = path.read_bytes()
+        config, _, weights = keras_functional()
+        seeds["functional_tfjs_uint8.json"] = tfjs_seed(config, {k: np.asarray(v, np.float32)
+                                                                 for k, v in weights.items()}, quantised=True)
+    return seeds
+
+
 def main():
     for harness, seeds in (("onnx_model", {k + ".onnx": v for k, v in onnx_seeds().items()}), ("image", image_seeds()),
-                           ("npy", npy_seeds())):
+                           ("npy", npy_seeds()), ("keras_model", keras_seeds())):
         folder = os.path.join(HERE, "corpus", harness)
         kept = [f for f in os.listdir(folder) if f.startswith("regression_")] if os.path.isdir(folder) else []
         for f in os.listdir(folder) if os.path.isdir(folder) else []:

@@ -11,7 +11,7 @@
 # Harnesses: fuzz/<name>_fuzzer.cpp with seeds in fuzz/corpus/<name>/ (a new one is added to the list below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-harnesses=(onnx_model image npy)
+harnesses=(onnx_model keras_model image npy)
 flags=(-rss_limit_mb=3072 -timeout=20 -print_final_stats=1)
 
 build() {

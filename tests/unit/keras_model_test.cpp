@@ -393,6 +393,33 @@ TEST(KerasBadInput, ShortShardIsNamed) {
   EXPECT_NE(load_error(path).find("a shard is truncated"), std::string::npos);
 }
 
+// A shard is read as a regular file like the model itself: one named "." (the folder)
+// once made a std::length_error, and a FIFO would have been waited on.
+TEST(KerasBadInput, ShardsThatAreNotRegularFilesAreRefused) {
+  const auto with_shard = [](const std::string& name, const std::string& shard) {
+    return edited_tfjs(name, [&](auto& model) { model["weightsManifest"][0]["paths"][0] = shard; });
+  };
+  for (const auto& name : {".", ""}) {
+    EXPECT_NE(load_error<lumos::InputError>(with_shard("shard_folder", name)).find("is a folder"), std::string::npos);
+  }
+  const auto fifo = with_shard("shard_fifo", "fifo.bin");
+  ASSERT_EQ(::mkfifo((fs::path(fifo).parent_path() / "fifo.bin").c_str(), 0600), 0);
+  EXPECT_NE(load_error<lumos::InputError>(fifo).find("FIFO"), std::string::npos);
+}
+
+// Values of the wrong JSON type anywhere in a config are one ModelError, never a JSON
+// library exception escaping.
+TEST(KerasBadInput, ConfigValuesOfTheWrongTypeAreModelErrors) {
+  for (const auto& [name, edit] : std::vector<std::pair<std::string, std::function<void(nlohmann::json&)>>>{
+           {"format", [](auto& model) { model["format"] = 5; }},
+           {"inbound", [](auto& model) { zoo_layer(model, "elu")["inbound_nodes"][0][0][0] = 7; }},
+           {"history", [](auto& model) { zoo_layer(model, "elu")["inbound_nodes"][0][0][1] = "zero"; }},
+           {"dtype", [](auto& model) { model["weightsManifest"][0]["weights"][0]["dtype"] = 4; }}}) {
+    const auto message = load_error(edited_tfjs("wrong_type_" + name, edit));
+    EXPECT_NE(message.find("malformed"), std::string::npos) << name << ": " << message;
+  }
+}
+
 TEST(KerasBadInput, WeightsOnlyH5AsksForTheWholeModel) {
   const auto message = load_error(kKeras + "zoo/weights_only.h5");
   EXPECT_NE(message.find("holds weights only"), std::string::npos) << message;

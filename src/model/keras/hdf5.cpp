@@ -1,6 +1,8 @@
 #include "model/keras/hdf5.hpp"
 
 #include "lumos/error.hpp"
+#include "lumos/model.hpp"
+#include "util/checked.hpp"
 
 #include <ATen/ATen.h>
 #include <hdf5.h>
@@ -55,6 +57,9 @@ std::vector<int64_t> dims_of(hid_t space) {
   return {dims.begin(), dims.end()};
 }
 
+// zlib's deflate shrinks data by at most 1032:1.
+constexpr uint64_t kMaxFilterRatio = 1032;
+
 float bfloat16_to_float(uint16_t bits) {
   const uint32_t wide = static_cast<uint32_t>(bits) << 16;
   float out;
@@ -102,6 +107,13 @@ struct Hdf5File::State {
     // h5py stores an empty list (a layer without weights) as an empty float array.
     if (count == 0) return {};
     if (H5Tget_class(type.get()) != H5T_STRING) fail("attribute '" + attribute + "' of '" + object + "' is not text");
+    // An attribute's values are stored in the file, each in at least one byte: a count
+    // or width beyond the file's size is corruption, refused before allocating for it.
+    const size_t width = H5Tget_size(type.get());
+    if (static_cast<size_t>(count) > image.size ||
+        (H5Tis_variable_str(type.get()) <= 0 && width > image.size / static_cast<size_t>(count))) {
+      fail("attribute '" + attribute + "' of '" + object + "' declares more text than the file holds; it is corrupt");
+    }
     std::vector<std::string> out;
     if (H5Tis_variable_str(type.get()) > 0) {
       Handle memory(H5Tcopy(H5T_C_S1), H5Tclose);
@@ -112,7 +124,6 @@ struct Hdf5File::State {
       for (char* v : values) out.emplace_back(v ? v : "");
       H5Dvlen_reclaim(memory.get(), space.get(), H5P_DEFAULT, values.data());
     } else {
-      const size_t width = H5Tget_size(type.get());
       if (width == 0) fail("attribute '" + attribute + "' of '" + object + "' has text of width 0");
       Handle memory(H5Tcopy(H5T_C_S1), H5Tclose);
       H5Tset_size(memory.get(), width);
@@ -228,13 +239,21 @@ at::Tensor Hdf5File::read(const std::string& dataset) const {
   Handle type(H5Dget_type(data.get()), H5Tclose);
   Handle space(H5Dget_space(data.get()), H5Sclose);
   const auto dims = dims_of(space.get());
-  int64_t count = 1;
-  for (auto d : dims) count *= d;
+  const auto count = checked_product(dims);
+  // A filter (gzip) stores data in at least 1/1032 of its size: a dataset declaring more
+  // values than its stored bytes could hold (or none stored at all) is corrupt, and is
+  // refused before anything is allocated for it.
+  const uint64_t stored = H5Dget_storage_size(data.get());
+  if (!count || (*count > 0 && static_cast<uint64_t>(*count) > stored * kMaxFilterRatio)) {
+    state_->fail("dataset '" + dataset + "' declares shape " + shape_string(dims) + " but stores " +
+                 std::to_string(stored) + " bytes; the file is corrupt");
+  }
   // Contiguous storage has a file offset (chunked, and so filtered, data has none):
   // little-endian float32 there is the tensor's bytes as they are.
   const haddr_t offset = H5Dget_offset(data.get());
-  const size_t bytes = static_cast<size_t>(count) * sizeof(float);
-  if (offset != HADDR_UNDEF && offset + bytes <= state_->image.size && H5Tequal(type.get(), H5T_IEEE_F32LE) > 0) {
+  const size_t bytes = static_cast<size_t>(*count) * sizeof(float);
+  if (offset != HADDR_UNDEF && offset <= state_->image.size && bytes <= state_->image.size - offset &&
+      H5Tequal(type.get(), H5T_IEEE_F32LE) > 0) {
     const char* start = state_->image.data + offset;
     // The file's own bytes, when aligned for floats: the caller's copy is the only one.
     if (reinterpret_cast<uintptr_t>(start) % alignof(float) == 0) {

@@ -292,13 +292,20 @@ KerasSource read_source(const std::string& path, Format format) {
 }
 
 TranslatedModel translate_file(const std::string& path) {
-  auto source = read_source(path, detect(path));
   try {
-    return translate(source);
-  } catch (const UnsupportedOpError& e) {
-    throw UnsupportedOpError("'" + path + "': " + e.what());
-  } catch (const ModelError& e) {
-    throw ModelError("'" + path + "': " + e.what());
+    auto source = read_source(path, detect(path));
+    try {
+      return translate(source);
+    } catch (const UnsupportedOpError& e) {
+      throw UnsupportedOpError("'" + path + "': " + e.what());
+    } catch (const ModelError& e) {
+      throw ModelError("'" + path + "': " + e.what());
+    }
+  } catch (const Json::exception& e) {
+    // A config value of the wrong type where Keras writes one kind only (a layer's name
+    // given as a number, a node reference that is not [name, index, index]).
+    throw ModelError("'" + path + "': the Keras config is malformed (" + std::string(e.what()) +
+                     "); the file is corrupt or not written by Keras");
   }
 }
 

@@ -61,7 +61,7 @@ struct ZipArchive::State {
         const uint64_t local = le32(e + 42);
         if (local + 30 > file.size || le32(file.data + local) != 0x04034b50) return 0;
         const uint64_t start = local + 30 + le16(file.data + local + 26) + le16(file.data + local + 28);
-        return start + size <= file.size ? start : 0;
+        return size <= file.size && start <= file.size - size ? start : 0;
       }
       entry += 46 + le16(e + 28) + le16(e + 30) + le16(e + 32);
     }
