@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lumos {
@@ -30,6 +31,10 @@ class Image {
   // gives the model what cv2.imread and PIL's convert("RGB") give training pipelines.
   // Throws ImageError for a missing, unreadable, corrupt, empty or too large file.
   static Image load(const std::string& path);
+  // The same for a file's contents already in memory (an upload); `source` names it in
+  // messages. A picture of more than `max_pixels` is refused (ImageTooLargeError), from its
+  // header where the format has one, before it is decoded.
+  static Image decode(std::string_view bytes, const std::string& source, int64_t max_pixels = kMaxImagePixels);
 
   const cv::Mat& pixels() const { return pixels_; }  // CV_8UC3, RGB
   int width() const { return pixels_.cols; }

@@ -5,26 +5,35 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <initializer_list>
+#include <sstream>
+#include <string_view>
 
 namespace lumos {
 namespace {
 
 namespace fs = std::filesystem;
 
-int64_t big_endian(const std::vector<uchar>& bytes, size_t at, int count) {
+using Bytes = std::string_view;
+
+int64_t big_endian(Bytes bytes, size_t at, int count) {
   int64_t value = 0;
-  for (int i = 0; i < count; ++i) value = (value << 8) | bytes[at + i];
+  for (int i = 0; i < count; ++i) value = (value << 8) | static_cast<uchar>(bytes[at + i]);
   return value;
 }
 
-void check_pixel_count(int64_t width, int64_t height, const std::string& path) {
-  if (width * height <= kMaxImagePixels) return;
-  throw ImageError("image '" + path + "' is " + std::to_string(width) + "x" + std::to_string(height) +
-                   " pixels, more than lumos's limit of 400 megapixels (20000x20000); downscale it first");
+std::string megapixels(int64_t pixels) {
+  std::ostringstream text;
+  text << static_cast<double>(pixels) / 1e6;
+  return text.str();
+}
+
+void check_pixel_count(int64_t width, int64_t height, const std::string& path, int64_t max_pixels) {
+  if (width * height <= max_pixels) return;
+  throw ImageTooLargeError("image '" + path + "' is " + std::to_string(width) + "x" + std::to_string(height) +
+                           " pixels, more than the limit of " + megapixels(max_pixels) +
+                           " megapixels; downscale it first");
 }
 
 [[noreturn]] void truncated(const std::string& path, const std::string& format, const std::string& missing) {
@@ -34,11 +43,11 @@ void check_pixel_count(int64_t width, int64_t height, const std::string& path) {
 
 // PNG: the IHDR chunk comes first and holds the size; the chunks must reach IEND.
 // Checked here because libpng reports truncation on stderr, not to the caller.
-void check_png(const std::vector<uchar>& bytes, const std::string& path) {
+void check_png(Bytes bytes, const std::string& path, int64_t max_pixels) {
   if (bytes.size() < 24) truncated(path, "PNG", "header");
-  check_pixel_count(big_endian(bytes, 16, 4), big_endian(bytes, 20, 4), path);
+  check_pixel_count(big_endian(bytes, 16, 4), big_endian(bytes, 20, 4), path, max_pixels);
   for (size_t at = 8; at + 8 <= bytes.size();) {
-    if (std::equal(bytes.begin() + at + 4, bytes.begin() + at + 8, "IEND")) return;
+    if (bytes.substr(at + 4, 4) == "IEND") return;
     at += 12 + static_cast<size_t>(big_endian(bytes, at, 4));
   }
   truncated(path, "PNG", "IEND chunk");
@@ -46,11 +55,11 @@ void check_png(const std::vector<uchar>& bytes, const std::string& path) {
 
 // JPEG: the start-of-frame segment holds the size; the end-of-image marker must follow
 // the scan data. libjpeg would fill a truncated file with grey and only warn on stderr.
-void check_jpeg(const std::vector<uchar>& bytes, const std::string& path) {
+void check_jpeg(Bytes bytes, const std::string& path, int64_t max_pixels) {
   size_t at = 2;
   while (at + 4 <= bytes.size()) {
-    if (bytes[at] != 0xFF) return;  // not a marker: leave the verdict to the decoder
-    const uchar marker = bytes[at + 1];
+    if (static_cast<uchar>(bytes[at]) != 0xFF) return;  // not a marker: leave the verdict to the decoder
+    const uchar marker = static_cast<uchar>(bytes[at + 1]);
     if (marker == 0xFF) {  // fill byte
       ++at;
       continue;
@@ -61,11 +70,10 @@ void check_jpeg(const std::vector<uchar>& bytes, const std::string& path) {
     }
     const bool start_of_frame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
     if (start_of_frame && at + 9 <= bytes.size()) {
-      check_pixel_count(big_endian(bytes, at + 7, 2), big_endian(bytes, at + 5, 2), path);
+      check_pixel_count(big_endian(bytes, at + 7, 2), big_endian(bytes, at + 5, 2), path, max_pixels);
     }
     if (marker == 0xDA) {  // start of scan: entropy-coded data never holds FF D9
-      const uchar end_of_image[2] = {0xFF, 0xD9};
-      if (std::search(bytes.begin() + at, bytes.end(), end_of_image, end_of_image + 2) == bytes.end()) {
+      if (bytes.find("\xFF\xD9", at) == Bytes::npos) {
         truncated(path, "JPEG", "end-of-image marker");
       }
       return;
@@ -75,11 +83,7 @@ void check_jpeg(const std::vector<uchar>& bytes, const std::string& path) {
   truncated(path, "JPEG", "image data");
 }
 
-bool starts_with(const std::vector<uchar>& bytes, std::initializer_list<uchar> prefix) {
-  return bytes.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), bytes.begin());
-}
-
-std::vector<uchar> read_file(const std::string& path) {
+std::string read_file(const std::string& path) {
   std::error_code error;
   const auto status = fs::status(path, error);
   if (!fs::exists(status)) throw ImageError("image '" + path + "' does not exist; check the path");
@@ -88,8 +92,8 @@ std::vector<uchar> read_file(const std::string& path) {
   if (!file) throw ImageError("cannot open image '" + path + "'; check its permissions");
   const auto size = fs::file_size(path, error);
   if (error) throw ImageError("cannot read the size of image '" + path + "'; give a regular file");
-  std::vector<uchar> bytes(static_cast<size_t>(size));
-  file.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  std::string bytes(static_cast<size_t>(size), '\0');
+  file.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   if (!file) throw ImageError("cannot read image '" + path + "'; check the file and its permissions");
   if (bytes.empty()) throw ImageError("image '" + path + "' is an empty file; give a real image");
   return bytes;
@@ -106,14 +110,17 @@ Image::Image(cv::Mat rgb, std::string source, std::optional<cv::Size> original_s
   }
 }
 
-Image Image::load(const std::string& path) {
-  const auto bytes = read_file(path);
-  if (starts_with(bytes, {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'})) check_png(bytes, path);
-  if (starts_with(bytes, {0xFF, 0xD8})) check_jpeg(bytes, path);
+Image Image::load(const std::string& path) { return decode(read_file(path), path); }
+
+Image Image::decode(std::string_view bytes, const std::string& path, int64_t max_pixels) {
+  if (bytes.empty()) throw ImageError("image '" + path + "' is empty; give a real image");
+  if (bytes.substr(0, 8) == "\x89PNG\r\n\x1a\n") check_png(bytes, path, max_pixels);
+  if (bytes.substr(0, 2) == "\xFF\xD8") check_jpeg(bytes, path, max_pixels);
   cv::Mat decoded;
   try {
     // IMREAD_COLOR: grey to 3 channels, alpha dropped, 16-bit to 8-bit, EXIF orientation applied.
-    decoded = cv::imdecode(bytes, cv::IMREAD_COLOR);
+    const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+    decoded = cv::imdecode(encoded, cv::IMREAD_COLOR);
   } catch (const cv::Exception& e) {
     throw ImageError("cannot decode image '" + path + "' (" + e.err + "); check that it is a valid image");
   }
@@ -122,7 +129,7 @@ Image Image::load(const std::string& path) {
                      "': not an image format OpenCV reads, or the file is corrupt or truncated; "
                      "convert it to PNG or JPEG");
   }
-  check_pixel_count(decoded.cols, decoded.rows, path);
+  check_pixel_count(decoded.cols, decoded.rows, path, max_pixels);
   cv::Mat rgb;
   cv::cvtColor(decoded, rgb, cv::COLOR_BGR2RGB);
   return Image(std::move(rgb), path);
