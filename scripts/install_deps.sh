@@ -15,6 +15,8 @@ packages=(
   python3-torch python3-torchvision python3-onnx python3-numpy
   python3-skimage python3-sklearn python3-opencv   # reference numbers for the tests
   chromium                                   # the report's browser test (headless)
+  libcpp-httplib-dev                         # lumos serve
+  slurmctld slurmd slurm-client munge        # examples/slurm on a one-node cluster (test)
 )
 
 missing=()
