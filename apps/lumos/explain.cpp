@@ -2,6 +2,7 @@
 // The pipeline (lumos/explain.hpp) computes; explanation_files.hpp and report.hpp write.
 #include "boxes.hpp"
 #include "commands.hpp"
+#include "explain_settings.hpp"
 #include "progress.hpp"
 #include "shard.hpp"
 
@@ -32,57 +33,6 @@ auto flag_value(const std::string& flag, Parse parse) {
   } catch (const InputError& e) {
     throw UsageError(flag + ": " + e.what());
   }
-}
-
-ExplainRequest request_of(const ExplainOptions& options, const Model& model) {
-  ExplainRequest request;
-  request.methods = parse_methods(split_commas(options.methods));
-  if (request.methods.empty()) throw UsageError("--method is empty — give e.g. gradcam,gradcam++,lime");
-  request.targets = flag_value("--target", [&] { return parse_target_list(options.target); });
-  request.layers = options.layers;
-  request.preprocess = options.input.preprocess_for(model);
-  request.input_size = options.input.size_for(model);
-  request.labels = options.input.labels_for(model);
-  request.top_k = options.top;
-  request.batch_size = options.batch;
-  request.perturbation_batch = options.perturbation_batch;
-  request.bf16 = options.bf16;
-  request.seed = options.seed;
-  request.cam.aug_smooth = options.aug_smooth;
-  request.cam.eigen_smooth = options.eigen_smooth;
-  request.lime.samples = options.lime_samples;
-  request.lime.hide = flag_value("--lime-hide", [&] { return HideColor::parse(options.lime_hide); });
-  for (const auto& option : options.method_options) {
-    const size_t equals = option.find('=');
-    if (equals == std::string::npos || equals == 0) throw UsageError("--option '" + option + "' — give KEY=VALUE");
-    request.options[option.substr(0, equals)] = option.substr(equals + 1);
-  }
-  flag_value("--option", [&] {
-    check_option_keys(request.options);
-    return true;
-  });
-  return request;
-}
-
-struct Outputs {
-  FolderOptions folder;
-  bool html = false;
-};
-
-Outputs outputs_of(const ExplainOptions& options) {
-  Outputs out;
-  out.folder.json = false;
-  for (const auto& format : split_commas(options.formats)) {
-    if (format == "json") out.folder.json = true;
-    else if (format == "npy") out.folder.npy = true;
-    else if (format == "html") out.html = true;
-    else if (format != "png") throw UsageError("--format '" + format + "' — give some of png, json, html, npy");
-  }
-  out.folder.json = out.folder.json || out.html;  // the report is made from explanation.json
-  out.folder.render.colormap = flag_value("--colormap", [&] { return colormap_named(options.colormap); });
-  out.folder.render.image_weight = options.image_weight;
-  out.folder.render.segments_shown = options.lime_features;
-  return out;
 }
 
 // "LIME 300/1000", "scorecam 12/64".
@@ -145,6 +95,52 @@ void remove_stale_records(const std::string& out, const std::optional<Shard>& sh
 }
 
 }  // namespace
+
+ExplainRequest request_of(const ExplainOptions& options, const Model& model) {
+  ExplainRequest request;
+  request.methods = parse_methods(split_commas(options.methods));
+  if (request.methods.empty()) throw UsageError("--method is empty — give e.g. gradcam,gradcam++,lime");
+  request.targets = flag_value("--target", [&] { return parse_target_list(options.target); });
+  request.layers = options.layers;
+  request.preprocess = options.input.preprocess_for(model);
+  request.input_size = options.input.size_for(model);
+  request.labels = options.input.labels_for(model);
+  request.top_k = options.top;
+  request.batch_size = options.batch;
+  request.perturbation_batch = options.perturbation_batch;
+  request.bf16 = options.bf16;
+  request.seed = options.seed;
+  request.cam.aug_smooth = options.aug_smooth;
+  request.cam.eigen_smooth = options.eigen_smooth;
+  request.lime.samples = options.lime_samples;
+  request.lime.hide = flag_value("--lime-hide", [&] { return HideColor::parse(options.lime_hide); });
+  for (const auto& option : options.method_options) {
+    const size_t equals = option.find('=');
+    if (equals == std::string::npos || equals == 0) throw UsageError("--option '" + option + "' — give KEY=VALUE");
+    request.options[option.substr(0, equals)] = option.substr(equals + 1);
+  }
+  flag_value("--option", [&] {
+    check_option_keys(request.options);
+    return true;
+  });
+  return request;
+}
+
+Outputs outputs_of(const ExplainOptions& options) {
+  Outputs out;
+  out.folder.json = false;
+  for (const auto& format : split_commas(options.formats)) {
+    if (format == "json") out.folder.json = true;
+    else if (format == "npy") out.folder.npy = true;
+    else if (format == "html") out.html = true;
+    else if (format != "png") throw UsageError("--format '" + format + "' — give some of png, json, html, npy");
+  }
+  out.folder.json = out.folder.json || out.html;  // the report is made from explanation.json
+  out.folder.render.colormap = flag_value("--colormap", [&] { return colormap_named(options.colormap); });
+  out.folder.render.image_weight = options.image_weight;
+  out.folder.render.segments_shown = options.lime_features;
+  return out;
+}
 
 CLI::App* add_explain_command(CLI::App& app, ExplainOptions& options) {
   auto* command = app.add_subcommand(
