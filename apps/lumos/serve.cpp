@@ -19,10 +19,10 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -347,6 +347,13 @@ class Server {
   httplib::Server http_;
 };
 
+int stop_pipe[2] = {-1, -1};
+
+void on_stop_signal(int) {
+  const char byte = 1;
+  [[maybe_unused]] const ssize_t written = write(stop_pipe[1], &byte, 1);
+}
+
 }  // namespace
 
 CLI::App* add_serve_command(CLI::App& app, ServeOptions& options) {
@@ -376,25 +383,24 @@ int run_serve(const ServeOptions& options) {
   // OpenCV refuses pictures above this before allocating them, in every format (decompression
   // bombs); PNG and JPEG headers are also checked by Image::decode.
   setenv("OPENCV_IO_MAX_IMAGE_PIXELS", std::to_string(options.max_pixels).c_str(), 1);
-  // Ctrl-C and SIGTERM stop the server from a thread of their own: requests under way finish.
-  // Blocked first, so that every thread started later (the model's too) leaves them to it.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   const auto model = options.explain.model.load();
   Server server(options, *model);
   const int port = server.bind();
+  // Ctrl-C and SIGTERM stop the server from a thread of their own (stop() is not safe in a
+  // signal handler, which only writes to a pipe); requests under way finish first.
+  if (pipe(stop_pipe) != 0) throw Error("cannot create a pipe for signals");
   std::thread stopper([&] {
-    int signal = 0;
-    sigwait(&signals, &signal);
+    char byte;
+    while (read(stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+    }
     server.stop();
   });
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
   std::cout << "lumos serve: " << options.explain.model.path << " on http://" << options.host << ":" << port << "/"
             << std::endl;
   server.listen();
-  pthread_kill(stopper.native_handle(), SIGTERM);  // when listening ended otherwise
+  on_stop_signal(0);  // when listening ended otherwise
   stopper.join();
   return kOk;
 }

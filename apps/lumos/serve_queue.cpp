@@ -76,11 +76,11 @@ std::vector<std::unique_ptr<ExplainJob>> ExplainQueue::next_batch(std::unique_lo
         ++it;
       }
     }
+    running_ = batch.size();  // the batch being gathered counts against the capacity
     if (batch.size() >= max_batch_ || stopping_ || Clock::now() >= until) break;
     if (batch.empty() && waiting_.empty()) break;
     arrived_.wait_until(lock, until);
   }
-  running_ = batch.size();
   return batch;
 }
 
