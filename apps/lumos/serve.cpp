@@ -215,6 +215,9 @@ class Server {
     http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     http_.set_payload_max_length(static_cast<size_t>(options.max_body_mb) * 1024 * 1024);
     http_.set_read_timeout(30);
+    // Clients that send request after request keep their connection (cpp-httplib closes it after 5).
+    http_.set_keep_alive_max_count(100000);
+    http_.set_keep_alive_timeout(30);
     http_.set_write_timeout(30);
     http_.Get("/healthz", [this](const httplib::Request& request, httplib::Response& response) {
       send_json(response, 200, {{"status", "ok"}, {"model", options_.explain.model.path}, {"queue", queue_.depth()}});
