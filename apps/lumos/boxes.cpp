@@ -2,9 +2,9 @@
 #include "boxes.hpp"
 
 #include "lumos/error.hpp"
+#include "lumos/file.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <sstream>
 
@@ -22,8 +22,7 @@ std::vector<std::string> split(const std::string& text, char separator) {
 }  // namespace
 
 std::vector<BoxedImage> read_boxes(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) throw InputError("cannot read the boxes file '" + path + "' — check the path");
+  std::istringstream file(read_file(path, "boxes file", kMaxTextFileBytes));
   std::string line;
   const auto next_line = [&] {
     if (!std::getline(file, line)) return false;

@@ -3,6 +3,7 @@
 
 #include "boxes.hpp"
 #include "progress.hpp"
+#include "lumos/atomic_file.hpp"
 #include "lumos/cam.hpp"
 #include "lumos/error.hpp"
 #include "lumos/explain.hpp"
@@ -14,7 +15,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -198,24 +198,25 @@ CLI::App* add_eval_command(CLI::App& app, EvalOptions& options) {
                       "the images are looked up in the -i directory");
   command->add_option("--target", options.target,
                       "Class explained: truth (the boxes file's class), top1, or auto (truth when known)")
-      ->check(CLI::IsMember({"auto", "truth", "top1"}));
+      ->check(one_of({"auto", "truth", "top1"}));
   command->add_option("--layer", options.layers, "CAM target layer (repeat for several; default: the model's)");
   command->add_option("--preprocess", options.preprocess,
                       "Normalisation preset (default: the model's metadata, else imagenet)");
-  command->add_option("--steps", options.steps, "Deletion/insertion steps (default 100)")->check(kPositiveInteger);
+  command->add_option("--steps", options.steps, "Deletion/insertion steps (default 100)")
+      ->check(integer_in(1, kMaxSteps));
   command->add_option("--batch", options.batch, "Inputs per forward pass (default 32); also images per chunk")
-      ->check(kPositiveInteger);
+      ->check(integer_in(1, kMaxBatch));
   command->add_option("--limit", options.limit, "Evaluate only the first N images")->check(kPositiveInteger);
   command->add_option("--tolerance", options.tolerance, "Pointing game tolerance in pixels (default 15)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(number_in(0, 1e6));
   command->add_option("--baseline", options.baseline,
                       "What deleted pixels become: zero (0 in the model's input, RISE's choice) or black")
-      ->check(CLI::IsMember({"zero", "black"}));
+      ->check(one_of({"zero", "black"}));
   command->add_option("--sanity-model", options.sanity_model,
                       "The model with randomised top layers: report the rank correlation of the maps (Adebayo et al.)");
   command->add_option("--lime-samples", options.lime_samples, "LIME samples per image (default 1000)")
-      ->check(kPositiveInteger);
-  command->add_option("--seed", options.seed, "LIME seed (default 0)");
+      ->check(integer_in(2, kMaxSamples));
+  command->add_option("--seed", options.seed, "LIME seed (default 0)")->check(kNonNegativeInteger);
   command->add_option("--json", options.json, "Also write per-image and per-method results to this JSON file");
   return command;
 }
@@ -340,8 +341,7 @@ int run_eval(const EvalOptions& options) {
       }
       out["methods"][methods[m]] = entry;
     }
-    std::ofstream file(options.json);
-    if (!(file << out.dump(2) << "\n")) throw Error("cannot write '" + options.json + "' — check the directory");
+    write_file_atomically(options.json, {out.dump(2) + "\n"});
   }
   return kOk;
 }

@@ -146,9 +146,7 @@ CLI::App* add_explain_command(CLI::App& app, ExplainOptions& options) {
   auto* command = app.add_subcommand(
       "explain", "Explain each image's prediction: heatmaps, LIME superpixels, a JSON file and an HTML report");
   command->add_option("-m,--model", options.model.path, "Model file (.onnx). Default: the bundled face-expression model");
-  command->add_option("--score", options.model.score,
-                      "Explain logits (default; a final Softmax is skipped) or probability")
-      ->check(CLI::IsMember({"logits", "probability"}));
+  options.model.add_load_options(*command, true);
   command->add_option("-i,--image", options.images, "Image files or folders (default: the bundled sample faces)");
   command->add_option("--method", options.methods,
                       "Comma-separated: " + join(MethodRegistry::instance().method_names(), ", ") +
@@ -165,23 +163,24 @@ CLI::App* add_explain_command(CLI::App& app, ExplainOptions& options) {
                       "Outputs besides the PNG pictures: json, html, npy (raw float maps), comma-separated "
                       "(default json,html)");
   command->add_option("--top", options.top, "Predictions listed per image (default 5)")->check(kPositiveInteger);
-  command->add_option("--batch", options.batch, "Images per forward pass (default 8)")->check(kPositiveInteger);
+  command->add_option("--batch", options.batch, "Images per forward pass (default 8)")->check(integer_in(1, kMaxBatch));
   command->add_option("--colormap", options.colormap, "Heatmap colours: jet (default), turbo, viridis, inferno");
   command->add_option("--image-weight", options.image_weight, "Weight of the photo in overlays, 0-1 (default 0.5)")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(number_in(0, 1));
   command->add_flag("--aug-smooth", options.aug_smooth, "CAM: average over flips and scales (6 passes)");
   command->add_flag("--eigen-smooth", options.eigen_smooth, "CAM: first principal component instead of the sum");
   command->add_option("--perturbation-batch", options.perturbation_batch,
                       "Score-CAM, Ablation-CAM, LIME: perturbed images per forward pass (default 64)")
-      ->check(kPositiveInteger);
+      ->check(integer_in(1, kMaxBatch));
   command->add_flag("--bf16", options.bf16, "Score-CAM and LIME forwards in bfloat16 (fast on CPUs with AMX)");
   command->add_option("--lime-samples", options.lime_samples, "LIME: perturbed samples (default 1000)")
-      ->check(CLI::Range(2, 10000000));
+      ->check(integer_in(2, kMaxSamples));
   command->add_option("--lime-features", options.lime_features, "LIME: segments shown (default 5)")
       ->check(kPositiveInteger);
   command->add_option("--lime-hide", options.lime_hide,
                       "LIME: what hidden segments show: a grey level 0-255 (default 0), mean, or blur");
-  command->add_option("--seed", options.seed, "Seed of LIME's segmentation and samples (default 0)");
+  command->add_option("--seed", options.seed, "Seed of LIME's segmentation and samples (default 0)")
+      ->check(kNonNegativeInteger);
   std::vector<std::string> keys;
   for (const auto* family : MethodRegistry::instance().families()) {
     for (const auto& option : family->options) keys.push_back(option.key);
@@ -231,7 +230,7 @@ int run_explain(const ExplainOptions& requested) {
                  "forwards are emulated and slower than float32; leave --bf16 off here\n";
   }
 
-  fs::create_directories(options.out);
+  prepare_output_folder(options.out);
   remove_stale_records(options.out, shard);
   catch_interrupts();
   ProgressBar progress("explaining", static_cast<int64_t>(chosen.size()));

@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // global options such as --threads may follow the subcommand
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  app.add_option("--threads", threads, "Threads for the model (default: all cores)")->check(kPositiveInteger);
+  app.add_option("--threads", threads, "Threads for the model (default: all cores)")
+      ->check(integer_in(1, max_threads(), "at most 4 per core"));
 
   LayersOptions layers;
   PredictOptions predict;
@@ -41,9 +42,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::string command = "lumos";
-    for (const auto* sub : app.get_subcommands()) command += " " + sub->get_name();
-    print_error(std::string(e.what()) + " — run '" + command + " --help' for the options");
+    print_error(usage_message(e, app));
     return kUsageError;
   }
 

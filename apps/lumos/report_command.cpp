@@ -36,6 +36,7 @@ CLI::App* add_report_command(CLI::App& app, ReportCommandOptions& options) {
 }
 
 int run_report(const ReportCommandOptions& options) {
+  prepare_output_folder(options.out);
   write_report_files(options.runs, options.out, options.title, options.self_contained);
   return kOk;
 }

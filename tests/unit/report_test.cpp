@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -201,6 +202,48 @@ TEST(Report, AnUnreadableExplanationIsShownAsAFailureAndNoted) {
   EXPECT_EQ(written.failed, 1u);
   ASSERT_EQ(written.notes.size(), 1u);
   EXPECT_NE(written.notes[0].find("is not valid JSON"), std::string::npos) << written.notes[0];
+}
+
+// A FIFO or a device in a run folder is refused, not waited on or read until memory runs
+// out: an explanation.json that is one makes its image a failure, a picture that is one
+// is missing (linked) or an error naming it (embedded).
+TEST(Report, SpecialFilesInARunAreRefusedWithoutWaiting) {
+  ::alarm(60);  // a read that waits ends the test
+  const fs::path run = work_dir() / "special" / "run";
+  write_image(run, "good", "good.png", "cat", 0.9, 0.5, "layer4", false);
+  fs::remove(run / "good" / "gradcam_cat.png");
+  ASSERT_EQ(::mkfifo((run / "good" / "gradcam_cat.png").c_str(), 0600), 0);
+  fs::create_directories(run / "pipe");
+  ASSERT_EQ(::mkfifo((run / "pipe" / "explanation.json").c_str(), 0600), 0);
+  fs::create_directories(run / "zero");
+  fs::create_symlink("/dev/zero", run / "zero" / "explanation.json");
+  write_run_json(run, {{"good.png", "good", ""}, {"pipe.png", "pipe", ""}, {"zero.png", "zero", ""}});
+
+  lumos::ReportOptions linked;
+  linked.self_contained = false;
+  const auto written = lumos::write_report({run.string()}, (work_dir() / "special" / "out").string(), linked);
+  EXPECT_EQ(written.images, 3u);
+  EXPECT_EQ(written.failed, 2u);
+  std::string notes;
+  for (const auto& note : written.notes) notes += note + "\n";
+  EXPECT_NE(notes.find("explanation file '" + (run / "pipe" / "explanation.json").string() + "' is a FIFO"),
+            std::string::npos) << notes;
+  EXPECT_NE(notes.find("explanation file '" + (run / "zero" / "explanation.json").string() + "' is a device"),
+            std::string::npos) << notes;
+  EXPECT_NE(notes.find("1 pictures are missing, e.g. '" + (run / "good" / "gradcam_cat.png").string()),
+            std::string::npos) << notes;
+
+  lumos::ReportOptions embedded;
+  embedded.self_contained = true;
+  try {
+    lumos::write_report({run.string()}, (work_dir() / "special" / "embedded").string(), embedded);
+    ADD_FAILURE() << "a FIFO picture was embedded";
+  } catch (const lumos::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("report picture '" + (run / "good" / "gradcam_cat.png").string() +
+                                         "' is a FIFO"),
+              std::string::npos) << e.what();
+  }
+  ::alarm(0);
 }
 
 TEST(Report, TextCannotEndTheDataScript) {
