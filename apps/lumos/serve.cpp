@@ -248,14 +248,14 @@ class Server {
       }
       count(request, response, arrived);
     });
-    // Answers cpp-httplib gives itself (413 for a body over the limit, 404, 405) as JSON too.
+    // Answers cpp-httplib gives itself (413 for a body over the limit, 404 for another path or method) as JSON too.
     http_.set_error_handler([this](const httplib::Request& request, httplib::Response& response) {
       if (!response.body.empty()) return;
       const std::string message =
           response.status == 413   ? "the body is larger than the server's limit of " +
                                          std::to_string(options_.max_body_mb) + " MB; send a smaller image"
-          : response.status == 404 ? "no such path '" + request.path + "' — use POST /v1/explain, GET /, /healthz or /metrics"
-          : response.status == 405 ? request.method + " is not allowed on '" + request.path + "'"
+          : response.status == 404 ? "nothing answers " + request.method + " " + request.path +
+                                         " — use POST /v1/explain, GET /, GET /healthz or GET /metrics"
                                    : "the request failed with status " + std::to_string(response.status);
       send_error(response, response.status, message);
       if (request.path != "/v1/explain") count(request, response);

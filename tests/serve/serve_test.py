@@ -163,7 +163,9 @@ def main():
     expect_error(server, 400, "lime_samples", "?method=lime&lime_samples=100000", face)
     expect_error(server, 400, "given twice", "?top=1&top=2", face)
     status, _, body = server.request("GET", "/nowhere")
-    check(status == 404 and "no such path" in json.loads(body)["error"], f"/nowhere: {status} {body}")
+    check(status == 404 and "nothing answers GET /nowhere" in json.loads(body)["error"], f"/nowhere: {status} {body}")
+    status, _, body = server.request("GET", "/v1/explain")
+    check(status == 404 and "use POST /v1/explain" in json.loads(body)["error"], f"GET /v1/explain: {status} {body}")
 
     # A deadline: the work stops between steps and the answer says so.
     start = time.time()
