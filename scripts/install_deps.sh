@@ -21,6 +21,8 @@ packages=(
   python3-matplotlib                         # docs/python.md's notebook cell, run by the package's tests
   python3-h5py                               # writes the Keras .h5/.keras test models
   chromium                                   # the report's browser test (headless)
+  libcpp-httplib-dev                         # lumos serve
+  slurmctld slurmd slurm-client munge        # examples/slurm on a one-node cluster (test)
 )
 
 missing=()

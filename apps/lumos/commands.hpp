@@ -51,6 +51,7 @@ struct ExplainOptions {
   std::vector<std::string> method_options;  // KEY=VALUE
   std::string boxes;                        // CSV: image,x0,y0,x1,y1 — each map's energy in the box
   bool self_contained = false;              // embed the pictures even in a report of many images
+  std::string shard;                        // K/N: explain only this share of the images (shard.hpp)
 };
 CLI::App* add_explain_command(CLI::App& app, ExplainOptions& options);
 int run_explain(const ExplainOptions& options);

@@ -2,30 +2,28 @@
 // The pipeline (lumos/explain.hpp) computes; explanation_files.hpp and report.hpp write.
 #include "boxes.hpp"
 #include "commands.hpp"
+#include "explain_settings.hpp"
 #include "progress.hpp"
+#include "shard.hpp"
 
 #include "lumos/error.hpp"
 #include "lumos/explain.hpp"
 #include "lumos/explanation_files.hpp"
 #include "lumos/method_family.hpp"
 #include "lumos/runtime.hpp"
+#include "util/join.hpp"
 
 #include <filesystem>
 #include <iostream>
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace lumos::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string joined(const std::vector<std::string>& items, const char* separator) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
-  return out;
-}
 
 // The library's InputError for a flag's value becomes a usage error naming the flag.
 template <typename Parse>
@@ -35,57 +33,6 @@ auto flag_value(const std::string& flag, Parse parse) {
   } catch (const InputError& e) {
     throw UsageError(flag + ": " + e.what());
   }
-}
-
-ExplainRequest request_of(const ExplainOptions& options, const Model& model) {
-  ExplainRequest request;
-  request.methods = parse_methods(split_commas(options.methods));
-  if (request.methods.empty()) throw UsageError("--method is empty — give e.g. gradcam,gradcam++,lime");
-  request.targets = flag_value("--target", [&] { return parse_target_list(options.target); });
-  request.layers = options.layers;
-  request.preprocess = options.input.preprocess_for(model);
-  request.input_size = options.input.size_for(model);
-  request.labels = options.input.labels_for(model);
-  request.top_k = options.top;
-  request.batch_size = options.batch;
-  request.perturbation_batch = options.perturbation_batch;
-  request.bf16 = options.bf16;
-  request.seed = options.seed;
-  request.cam.aug_smooth = options.aug_smooth;
-  request.cam.eigen_smooth = options.eigen_smooth;
-  request.lime.samples = options.lime_samples;
-  request.lime.hide = flag_value("--lime-hide", [&] { return HideColor::parse(options.lime_hide); });
-  for (const auto& option : options.method_options) {
-    const size_t equals = option.find('=');
-    if (equals == std::string::npos || equals == 0) throw UsageError("--option '" + option + "' — give KEY=VALUE");
-    request.options[option.substr(0, equals)] = option.substr(equals + 1);
-  }
-  flag_value("--option", [&] {
-    check_option_keys(request.options);
-    return true;
-  });
-  return request;
-}
-
-struct Outputs {
-  FolderOptions folder;
-  bool html = false;
-};
-
-Outputs outputs_of(const ExplainOptions& options) {
-  Outputs out;
-  out.folder.json = false;
-  for (const auto& format : split_commas(options.formats)) {
-    if (format == "json") out.folder.json = true;
-    else if (format == "npy") out.folder.npy = true;
-    else if (format == "html") out.html = true;
-    else if (format != "png") throw UsageError("--format '" + format + "' — give some of png, json, html, npy");
-  }
-  out.folder.json = out.folder.json || out.html;  // the report is made from explanation.json
-  out.folder.render.colormap = flag_value("--colormap", [&] { return colormap_named(options.colormap); });
-  out.folder.render.image_weight = options.image_weight;
-  out.folder.render.segments_shown = options.lime_features;
-  return out;
 }
 
 // "LIME 300/1000", "scorecam 12/64".
@@ -131,7 +78,69 @@ std::vector<std::vector<Box>> boxes_of(const std::string& file, const std::vecto
   return boxes;
 }
 
+// A run record names the run that finished last in its folder; an older run's must not outlive
+// this one. A shard removes only its own record (and an unsharded run's run.json): the other
+// shards' records in a shared folder stay. An unsharded run removes every record.
+void remove_stale_records(const std::string& out, const std::optional<Shard>& shard) {
+  std::error_code ignored;
+  fs::remove(fs::path(out) / "run.json", ignored);
+  if (shard) {
+    fs::remove(fs::path(out) / shard->record_name(), ignored);
+    return;
+  }
+  for (const auto& entry : fs::directory_iterator(out, ignored)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("run.shard-", 0) == 0 && entry.path().extension() == ".json") fs::remove(entry.path(), ignored);
+  }
+}
+
 }  // namespace
+
+ExplainRequest request_of(const ExplainOptions& options, const Model& model) {
+  ExplainRequest request;
+  request.methods = parse_methods(split_commas(options.methods));
+  if (request.methods.empty()) throw UsageError("--method is empty — give e.g. gradcam,gradcam++,lime");
+  request.targets = flag_value("--target", [&] { return parse_target_list(options.target); });
+  request.layers = options.layers;
+  request.preprocess = options.input.preprocess_for(model);
+  request.input_size = options.input.size_for(model);
+  request.labels = options.input.labels_for(model);
+  request.top_k = options.top;
+  request.batch_size = options.batch;
+  request.perturbation_batch = options.perturbation_batch;
+  request.bf16 = options.bf16;
+  request.seed = options.seed;
+  request.cam.aug_smooth = options.aug_smooth;
+  request.cam.eigen_smooth = options.eigen_smooth;
+  request.lime.samples = options.lime_samples;
+  request.lime.hide = flag_value("--lime-hide", [&] { return HideColor::parse(options.lime_hide); });
+  for (const auto& option : options.method_options) {
+    const size_t equals = option.find('=');
+    if (equals == std::string::npos || equals == 0) throw UsageError("--option '" + option + "' — give KEY=VALUE");
+    request.options[option.substr(0, equals)] = option.substr(equals + 1);
+  }
+  flag_value("--option", [&] {
+    check_option_keys(request.options);
+    return true;
+  });
+  return request;
+}
+
+Outputs outputs_of(const ExplainOptions& options) {
+  Outputs out;
+  out.folder.json = false;
+  for (const auto& format : split_commas(options.formats)) {
+    if (format == "json") out.folder.json = true;
+    else if (format == "npy") out.folder.npy = true;
+    else if (format == "html") out.html = true;
+    else if (format != "png") throw UsageError("--format '" + format + "' — give some of png, json, html, npy");
+  }
+  out.folder.json = out.folder.json || out.html;  // the report is made from explanation.json
+  out.folder.render.colormap = flag_value("--colormap", [&] { return colormap_named(options.colormap); });
+  out.folder.render.image_weight = options.image_weight;
+  out.folder.render.segments_shown = options.lime_features;
+  return out;
+}
 
 CLI::App* add_explain_command(CLI::App& app, ExplainOptions& options) {
   auto* command = app.add_subcommand(
@@ -141,7 +150,7 @@ CLI::App* add_explain_command(CLI::App& app, ExplainOptions& options) {
   options.model.add_load_options(*command, true);
   command->add_option("-i,--image", options.images, "Image files or folders (default: the bundled sample faces)");
   command->add_option("--method", options.methods,
-                      "Comma-separated: " + joined(MethodRegistry::instance().method_names(), ", ") +
+                      "Comma-separated: " + join(MethodRegistry::instance().method_names(), ", ") +
                           " (default gradcam,gradcam++,lime)");
   command->add_option("--layer", options.layers,
                       "CAM target layer(s), comma-separated, averaged (default: the last conv block; see lumos layers)")
@@ -179,17 +188,21 @@ CLI::App* add_explain_command(CLI::App& app, ExplainOptions& options) {
   }
   command->add_option("--option", options.method_options,
                       "KEY=VALUE for a method's own setting; repeat for several" +
-                          (keys.empty() ? std::string() : " (" + joined(keys, ", ") + ")"));
+                          (keys.empty() ? std::string() : " (" + join(keys, ", ") + ")"));
   command->add_option("--boxes", options.boxes,
                       "CSV with header image,x0,y0,x1,y1: where the object is (image pixels, half-open); each map "
                       "gets energy_in_box, the share of it inside the box");
   command->add_flag("--self-contained", options.self_contained,
                     "Embed every picture in report.html (the default for at most 20 images)");
+  command->add_option("--shard", options.shard,
+                      "K/N: explain only the K-th of N shares of the images (0 <= K < N; by a hash of each path, "
+                      "whatever the order), write run.shard-K-of-N.json and no report; merge with lumos report");
   return command;
 }
 
 int run_explain(const ExplainOptions& requested) {
   ExplainOptions options = requested;
+  const std::optional<Shard> shard = options.shard.empty() ? std::nullopt : std::optional(Shard::parse(options.shard));
   const bool bundled = options.model.path.empty();
   if (bundled) {
     options.model.path = as_user_writes(LUMOS_DEFAULT_MODEL);
@@ -202,9 +215,14 @@ int run_explain(const ExplainOptions& requested) {
     if (!bundled) throw UsageError("-i is required with -m — give image files or folders");
     options.images = {as_user_writes(LUMOS_SAMPLES_DIR)};
   }
-  const auto paths = image_files(options.images);
-  const auto boxes = options.boxes.empty() ? std::vector<std::vector<Box>>() : boxes_of(options.boxes, paths, options.images);
-  const auto folders = folder_names(paths);
+  const auto listed = image_files(options.images);
+  const auto boxes = options.boxes.empty() ? std::vector<std::vector<Box>>() : boxes_of(options.boxes, listed, options.images);
+  // Folder names come from the whole list, so that shards writing into one folder never collide.
+  const auto listed_folders = folder_names(listed);
+  std::vector<size_t> chosen;  // the images of this run among those listed
+  for (size_t i = 0; i < listed.size(); ++i) {
+    if (!shard || shard->holds(listed[i])) chosen.push_back(i);
+  }
   const auto model = options.model.load();
   const auto outputs = outputs_of(options);
   ExplainPipeline pipeline(*model, request_of(options, *model));
@@ -214,20 +232,20 @@ int run_explain(const ExplainOptions& requested) {
   }
 
   prepare_output_folder(options.out);
-  // run.json describes the run that finished last: an older one's must not outlive this run.
-  std::error_code ignored;
-  fs::remove(fs::path(options.out) / "run.json", ignored);
+  remove_stale_records(options.out, shard);
   catch_interrupts();
-  ProgressBar progress("explaining", static_cast<int64_t>(paths.size()));
+  ProgressBar progress("explaining", static_cast<int64_t>(chosen.size()));
   RunSummary run = pipeline.summary();
   run.model = options.model.path;
   run.methods = options.methods;
   run.targets = options.target;
   std::vector<std::string> failures;
-  std::vector<RunRecordEntry> record(paths.size());
+  std::vector<RunRecordEntry> record(chosen.size());
+  std::vector<std::string> folders;
   std::vector<ImageInput> inputs;
-  for (size_t i = 0; i < paths.size(); ++i) {
-    inputs.push_back(ImageInput::file(paths[i]));
+  for (const size_t i : chosen) {
+    inputs.push_back(ImageInput::file(listed[i]));
+    folders.push_back(listed_folders[i]);
     if (!boxes.empty()) inputs.back().boxes = boxes[i];
   }
   ExplainControl control;
@@ -255,15 +273,21 @@ int run_explain(const ExplainOptions& requested) {
     throw;
   }
   progress.finish();
-  if (outputs.folder.json) write_run_record(options.out, record);
-  std::cout << "explained " << paths.size() - failures.size() << " of " << paths.size() << " images into "
-            << options.out << "\n";
-  if (outputs.html) write_report_files({options.out}, options.out, "", options.self_contained);
+  if (outputs.folder.json) write_run_record(options.out, record, shard ? shard->record_name() : "run.json");
+  std::cout << "explained " << inputs.size() - failures.size() << " of " << inputs.size() << " images";
+  if (shard) {
+    std::cout << " (shard " << options.shard << " of the " << listed.size() << " listed)";
+  }
+  std::cout << " into " << options.out << "\n";
+  if (shard && outputs.html) {
+    std::cout << "when every shard is done, merge them: lumos report <the shards' -o folders> -o REPORT\n";
+  } else if (outputs.html) {
+    write_report_files({options.out}, options.out, "", options.self_contained);
+  }
   if (failures.empty()) return kOk;
-  std::string names;
-  for (const auto& f : failures) names += (names.empty() ? "" : ", ") + f;
-  print_error(std::to_string(failures.size()) + " of " + std::to_string(paths.size()) + " images failed: " + names);
-  return failures.size() == paths.size() ? kInputError : kSomeInputsFailed;
+  print_error(std::to_string(failures.size()) + " of " + std::to_string(inputs.size()) +
+              " images failed: " + join(failures, ", "));
+  return failures.size() == inputs.size() ? kInputError : kSomeInputsFailed;
 }
 
 }  // namespace lumos::cli

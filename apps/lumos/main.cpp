@@ -2,6 +2,7 @@
 #include "cli.hpp"
 #include "commands.hpp"
 #include "eval_command.hpp"
+#include "serve.hpp"
 
 #include "lumos/runtime.hpp"
 
@@ -31,6 +32,8 @@ int main(int argc, char** argv) {
   auto* eval_command = add_eval_command(app, eval);
   ReportCommandOptions report;
   auto* report_command = add_report_command(app, report);
+  ServeOptions serve;
+  auto* serve_command = add_serve_command(app, serve);
 
   try {
     app.parse(argc, argv);
@@ -53,6 +56,7 @@ int main(int argc, char** argv) {
     if (explain_command->parsed()) return run_explain(explain);
     if (eval_command->parsed()) return run_eval(eval);
     if (report_command->parsed()) return run_report(report);
+    if (serve_command->parsed()) return run_serve(serve);
   } catch (...) {
     return report_current_exception();
   }

@@ -36,6 +36,12 @@ class ImageError : public InputError {
   using InputError::InputError;
 };
 
+// An image has more pixels than lumos (or its caller) accepts.
+class ImageTooLargeError : public ImageError {
+ public:
+  using ImageError::ImageError;
+};
+
 // A requested layer does not exist in the model.
 class LayerNotFoundError : public InputError {
  public:

@@ -35,8 +35,10 @@ class Image {
   // (a folder, FIFO or device), or an empty, corrupt, truncated or too large image; what
   // the decoder printed about it is part of the message, not written to stderr.
   static Image load(const std::string& path);
-  // The same for a file's contents already in memory; `source` names it in messages.
-  static Image decode(std::string_view bytes, const std::string& source);
+  // The same for a file's contents already in memory (an upload); `source` names it in
+  // messages. A picture of more than `max_pixels` is refused (ImageTooLargeError) from its
+  // header, before it is decoded.
+  static Image decode(std::string_view bytes, const std::string& source, int64_t max_pixels = kMaxImagePixels);
 
   const cv::Mat& pixels() const { return pixels_; }  // CV_8UC3, RGB
   int width() const { return pixels_.cols; }

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <sstream>
 
 namespace lumos {
 namespace {
@@ -233,13 +234,15 @@ Declared declared_size(const Header& h, Format format) {
   return {};
 }
 
-void check_pixel_count(uint64_t width, uint64_t height, const std::string& source) {
-  const uint64_t limit = kMaxImagePixels;
+void check_pixel_count(uint64_t width, uint64_t height, const std::string& source, int64_t max_pixels) {
+  const auto limit = static_cast<uint64_t>(max_pixels);
   // Each side at most the limit keeps the product inside 64 bits.
   if (width <= limit && height <= limit && width * height <= limit) return;
-  throw ImageError("image '" + source + "' is " + std::to_string(width) + "x" + std::to_string(height) +
-                   " pixels, more than lumos's limit of " + std::to_string(kMaxImagePixels / 1000000) +
-                   " megapixels; downscale it first");
+  std::ostringstream megapixels;
+  if (max_pixels >= 1000000) megapixels << max_pixels / 1000000;
+  else megapixels << static_cast<double>(max_pixels) / 1e6;
+  throw ImageTooLargeError("image '" + source + "' is " + std::to_string(width) + "x" + std::to_string(height) +
+                           " pixels, more than lumos's limit of " + megapixels.str() + " megapixels; downscale it first");
 }
 
 // libjpeg's warnings that mean the picture came out wrong (grey or garbled blocks).
@@ -275,7 +278,7 @@ Image Image::load(const std::string& path) {
   return decode(bytes, path);
 }
 
-Image Image::decode(std::string_view bytes, const std::string& source) {
+Image Image::decode(std::string_view bytes, const std::string& source, int64_t max_pixels) {
   if (bytes.empty()) throw ImageError("image '" + source + "' is an empty file; give a real image");
   if (bytes.size() > static_cast<size_t>(kMaxImageFileBytes)) {
     throw ImageError("image '" + source + "' is " + std::to_string(bytes.size()) + " bytes, more than lumos reads (" +
@@ -288,7 +291,7 @@ Image Image::decode(std::string_view bytes, const std::string& source) {
                      "WebP, PNM); convert it to PNG or JPEG");
   }
   const auto size = declared_size(header, *format);
-  check_pixel_count(size.width, size.height, source);
+  check_pixel_count(size.width, size.height, source, max_pixels);
   if (size.width == 0 || size.height == 0) header.corrupt(name_of(*format), "its size is 0");
   if (size.least_bytes > bytes.size()) {
     header.corrupt(name_of(*format), "its " + std::to_string(bytes.size()) + " bytes cannot hold " +
@@ -314,7 +317,7 @@ Image Image::decode(std::string_view bytes, const std::string& source) {
                      ": the " + name_of(*format) + " file is corrupt or truncated; re-export or re-download it");
   }
   if (reports_corrupt_data(decoder_text)) header.corrupt(name_of(*format), first_line(decoder_text));
-  check_pixel_count(decoded.cols, decoded.rows, source);
+  check_pixel_count(decoded.cols, decoded.rows, source, max_pixels);
   cv::Mat rgb;
   cv::cvtColor(decoded, rgb, cv::COLOR_BGR2RGB);
   return Image(std::move(rgb), source);

@@ -13,6 +13,7 @@
 #include "report/gallery_page.hpp"
 #include "report/report_runs.hpp"
 #include "report/summary_csv.hpp"
+#include "util/base64.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -55,26 +56,6 @@ bool is_picture(const std::string& file) {
 }
 
 std::string read_bytes(const fs::path& path) { return read_file(path.string(), "report picture", kMaxImageFileBytes); }
-
-std::string base64(const std::string& bytes) {
-  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
-    for (int shift = 18; shift >= 0; shift -= 6) out += alphabet[(v >> shift) & 63];
-  }
-  if (i < bytes.size()) {
-    uint32_t v = uint8_t(bytes[i]) << 16;
-    if (i + 1 < bytes.size()) v |= uint8_t(bytes[i + 1]) << 8;
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-    out += i + 1 < bytes.size() ? alphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
 
 std::string data_uri(const std::string& type, const std::string& bytes) {
   return "data:image/" + type + ";base64," + base64(bytes);

@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -294,6 +295,9 @@ TEST(Cli, UsageErrorsExitTwoWithOneLine) {
       {{"predict", "-m", model_path(), "-i", "a.png", "--mean", "0.5,0.5", "--std", "0.2"}, "give 3"},
       {{"predict", "-m", model_path(), "-i", "a.png", "--size", "big"}, "--size 'big'"},
       {{"layers", "-m", model_path(), "--bogus"}, "--bogus"},
+      {{"explain", "-m", model_path(), "-i", "a.png", "--shard", "3/3"}, "--shard '3/3' — give K/N with 0 <= K < N"},
+      {{"explain", "-m", model_path(), "-i", "a.png", "--shard", "1"}, "--shard '1'"},
+      {{"explain", "-m", model_path(), "-i", "a.png", "--shard", "-1/2"}, "--shard '-1/2'"},
   };
   for (const auto& [args, part] : cases) {
     const auto run = lumos_cli(args);
@@ -727,4 +731,68 @@ TEST(CliReport, MergesRunsAndKeepsPathsAsGiven) {
   const auto refused = lumos_cli({"explain", "-m", "net.onnx", "-i", "photos", "-o", "shard_2", "--boxes", bad_boxes}, dir);
   EXPECT_EQ(refused.exit_code, 4);
   expect_one_line_error(refused, "has no column 'y1'");
+}
+
+// --shard K/N: N runs into one folder explain every image exactly once, each writes its own run
+// record, a shard's share does not depend on the order the images are given in, and `lumos report`
+// merges the shards into one report.
+TEST(CliExplain, ShardsExplainEveryImageOnceAndMerge) {
+  const auto dir = work_dir() / "shards";
+  fs::create_directories(dir / "photos");
+  std::vector<std::string> listed;
+  // Names differing in few bits (a, e, i, m, q, u: equal low bits) and in many.
+  for (const std::string stem : {"a", "e", "i", "m", "q", "u", "img_0001", "img_0002", "img_0003", "img_0010",
+                                 "img_0100", "cat", "dog", "x y"}) {
+    fs::copy_file(image("rgb.png"), dir / "photos" / (stem + ".png"), fs::copy_options::overwrite_existing);
+    listed.push_back("photos/" + stem + ".png");
+  }
+  fs::copy_file(model_path(), dir / "net.onnx", fs::copy_options::overwrite_existing);
+  constexpr int shards = 4;
+  std::multiset<std::string> explained;
+  std::set<std::string> folders;
+  std::vector<size_t> sizes;
+  for (int k = 0; k < shards; ++k) {
+    const std::string shard = std::to_string(k) + "/" + std::to_string(shards);
+    const auto run = lumos_cli({"explain", "-m", "net.onnx", "-i", "photos", "-o", "out", "--method", "gradcam",
+                                "--shard", shard},
+                               dir);
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    EXPECT_NE(run.out.find("(shard " + shard + " of the 14 listed)"), std::string::npos) << run.out;
+    const auto record = nlohmann::json::parse(
+        read_all(dir / "out" / ("run.shard-" + std::to_string(k) + "-of-" + std::to_string(shards) + ".json")));
+    sizes.push_back(record["images"].size());
+    for (const auto& entry : record["images"]) {
+      explained.insert(entry["image"].get<std::string>());
+      EXPECT_TRUE(folders.insert(entry["folder"].get<std::string>()).second) << entry;
+      EXPECT_TRUE(fs::exists(dir / "out" / entry["folder"].get<std::string>() / "explanation.json")) << entry;
+    }
+  }
+  EXPECT_EQ(explained, std::multiset<std::string>(listed.begin(), listed.end()));
+  EXPECT_FALSE(fs::exists(dir / "out" / "run.json"));
+  EXPECT_FALSE(fs::exists(dir / "out" / "report.html"));  // a shard makes no report of its own
+  EXPECT_LE(*std::max_element(sizes.begin(), sizes.end()), 8u);  // no shard takes (nearly) all
+
+  // The same share from the files named one by one, in reverse order, into a folder of its own.
+  std::vector<std::string> args{"explain", "-m", "net.onnx", "-o", "again", "--method", "gradcam", "--shard", "1/4", "-i"};
+  args.insert(args.end(), listed.rbegin(), listed.rend());
+  ASSERT_EQ(lumos_cli(args, dir).exit_code, 0);
+  std::set<std::string> again, first;
+  for (const auto& entry : nlohmann::json::parse(read_all(dir / "again" / "run.shard-1-of-4.json"))["images"]) {
+    again.insert(entry["image"].get<std::string>());
+  }
+  for (const auto& entry : nlohmann::json::parse(read_all(dir / "out" / "run.shard-1-of-4.json"))["images"]) {
+    first.insert(entry["image"].get<std::string>());
+  }
+  EXPECT_EQ(again, first);
+
+  const auto merged = lumos_cli({"report", "out", "-o", "merged"}, dir);
+  ASSERT_EQ(merged.exit_code, 0) << merged.err;
+  EXPECT_NE(merged.out.find("report: merged/report.html (14 images"), std::string::npos) << merged.out;
+  const std::string csv = read_all(dir / "merged" / "summary.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 15) << csv;  // the header and a row per image
+
+  // An unsharded run into the folder replaces every shard's record.
+  ASSERT_EQ(lumos_cli({"explain", "-m", "net.onnx", "-i", "photos/a.png", "-o", "out", "--method", "gradcam"}, dir).exit_code, 0);
+  EXPECT_TRUE(fs::exists(dir / "out" / "run.json"));
+  EXPECT_FALSE(fs::exists(dir / "out" / "run.shard-0-of-4.json"));
 }
