@@ -56,4 +56,11 @@ class ReadOnlyFile {
 // The whole of a regular file of at most max_bytes (see ReadOnlyFile).
 std::string read_file(const std::string& path, const std::string& what, int64_t max_bytes);
 
+// The real path of `location`, a file a model names beside itself, inside `folder`: it must
+// be relative, without "..", and (symbolic links followed) still inside the folder, so a
+// model cannot make lumos read, or tell the size of, any other file on the machine. Else
+// returns "" and sets `why` ("is an absolute path", "leaves the folder (..)", "is a
+// symbolic link to a file outside the folder", or "cannot be found").
+std::string file_inside_folder(const std::string& folder, const std::string& location, std::string& why);
+
 }  // namespace lumos

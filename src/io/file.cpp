@@ -4,8 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <utility>
 
 namespace lumos {
@@ -100,6 +102,33 @@ std::string ReadOnlyFile::read_all(int64_t max_bytes) const {
 
 std::string read_file(const std::string& path, const std::string& what, int64_t max_bytes) {
   return ReadOnlyFile(path, what).read_all(max_bytes);
+}
+
+std::string file_inside_folder(const std::string& folder, const std::string& location, std::string& why) {
+  namespace fs = std::filesystem;
+  const fs::path relative(location);
+  if (relative.is_absolute() || relative.has_root_name() || relative.has_root_directory()) {
+    why = "is an absolute path";
+    return "";
+  }
+  for (const auto& part : relative) {
+    if (part == "..") {
+      why = "leaves the folder (..)";
+      return "";
+    }
+  }
+  std::error_code error;
+  const auto real_folder = fs::canonical(folder.empty() ? "." : folder, error);
+  const auto file = error ? fs::path() : fs::canonical(real_folder / relative, error);
+  if (error) {
+    why = "cannot be found";
+    return "";
+  }
+  if (std::mismatch(real_folder.begin(), real_folder.end(), file.begin(), file.end()).first != real_folder.end()) {
+    why = "is a symbolic link to a file outside the folder";
+    return "";
+  }
+  return file.string();
 }
 
 }  // namespace lumos

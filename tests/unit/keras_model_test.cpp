@@ -21,6 +21,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <sys/stat.h>
+
 namespace fs = std::filesystem;
 using lumos::testing::close_to;
 using lumos::testing::error_of;
@@ -367,6 +369,36 @@ TEST(KerasBadInput, MissingShardIsNamed) {
   const auto message = load_error(path);
   EXPECT_NE(message.find("group1-shard1of1.bin"), std::string::npos) << message;
   EXPECT_NE(message.find("missing"), std::string::npos) << message;
+}
+
+// As ONNX external data: a shard must be a file in model.json's folder, so a model cannot
+// make lumos read any other file on the machine.
+TEST(KerasBadInput, ShardsOutsideTheModelsFolderAreRefused) {
+  const auto outside = temp_dir("shard_outside") / "secret.bin";
+  std::ofstream(outside) << std::string(1024, 'x');
+  for (const auto& [location, why] : std::vector<std::pair<std::string, std::string>>{
+           {outside.string(), "is an absolute path"},
+           {"../shard_outside/secret.bin", "leaves the folder (..)"},
+           {"link.bin", "is a symbolic link to a file outside the folder"}}) {
+    const auto path = edited_tfjs("shard_escape", [&](auto& model) { model["weightsManifest"][0]["paths"][0] = location; });
+    fs::create_symlink(outside, fs::path(path).parent_path() / "link.bin");
+    const auto message = load_error(path);
+    EXPECT_NE(message.find("weight shard '" + location + "', which " + why), std::string::npos) << message;
+    EXPECT_EQ(message.find("1024"), std::string::npos) << message;
+  }
+}
+
+// A FIFO named like a Keras model is refused, not waited on (it is never opened).
+TEST(KerasBadInput, SpecialFilesAreRefusedWithoutWaiting) {
+  const auto pipe = temp_dir("keras_fifo") / "model.keras";
+  ASSERT_EQ(::mkfifo(pipe.c_str(), 0600), 0);
+  std::string message;
+  try {
+    lumos::Model::load(pipe.string());
+  } catch (const lumos::Error& e) {
+    message = e.what();
+  }
+  EXPECT_NE(message.find("is a FIFO"), std::string::npos) << message;
 }
 
 TEST(KerasBadInput, ShortShardIsNamed) {

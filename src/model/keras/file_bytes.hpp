@@ -15,7 +15,7 @@ struct Bytes {
   size_t size = 0;
 };
 
-// The whole file, in memory. Throws ModelError.
+// The whole file, in memory. Throws FileError (a ModelError) naming the problem.
 Bytes read_file_bytes(const std::string& path);
 
 // Bytes held in memory (a member libzip had to inflate).

@@ -1,6 +1,7 @@
 #include "model/keras/load.hpp"
 
 #include "lumos/error.hpp"
+#include "lumos/file.hpp"
 #include "model/keras/hdf5.hpp"
 #include "model/keras/translate.hpp"
 #include "model/keras/zip_archive.hpp"
@@ -41,6 +42,9 @@ Format detect(const std::string& path) {
     if (fs::exists(fs::path(path) / "config.json")) return Format::keras_directory;
     return Format::none;
   }
+  // Only a regular file is looked into; anything else goes on to the ONNX loader, whose
+  // message says what it is (a FIFO is never opened here, so never waited on).
+  if (!fs::is_regular_file(path, error)) return Format::none;
   std::ifstream file(path, std::ios::binary);
   if (!file) return Format::none;
   const uint64_t size = fs::file_size(path, error);
@@ -57,14 +61,7 @@ Format detect(const std::string& path) {
 }
 
 std::string read_file(const fs::path& path, const std::string& what) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw ModelError("cannot open " + what + " '" + path.string() + "': check the path and permissions");
-  std::string bytes;
-  file.seekg(0, std::ios::end);
-  bytes.resize(static_cast<size_t>(file.tellg()));
-  file.seekg(0);
-  file.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  return bytes;
+  return lumos::read_file(path.string(), what, kMaxModelFileBytes);
 }
 
 // Keras configs nest a few levels deep; nlohmann's parser recurses once per level, so a
@@ -168,10 +165,16 @@ std::map<std::string, at::Tensor> read_tfjs_weights(const Json& manifest, const 
     std::string data;
     for (const auto& shard : group["paths"]) {
       if (!shard.is_string()) throw ModelError("'" + path + "' names a weight shard that is not a file name");
-      const auto shard_path = dir / shard.get<std::string>();
-      if (!fs::exists(shard_path)) {
-        throw ModelError("'" + path + "' needs weight shard '" + shard_path.string() +
+      const auto name = shard.get<std::string>();
+      std::string why;
+      const auto shard_path = file_inside_folder(dir.string(), name, why);
+      if (shard_path.empty() && why == "cannot be found") {
+        throw ModelError("'" + path + "' needs weight shard '" + (dir / name).string() +
                          "', which is missing; keep the shards next to model.json");
+      }
+      if (shard_path.empty()) {
+        throw ModelError("'" + path + "' names weight shard '" + name + "', which " + why +
+                         "; lumos reads shards only from model.json's folder");
       }
       data += read_file(shard_path, "weight shard");
     }

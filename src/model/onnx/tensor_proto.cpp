@@ -49,36 +49,24 @@ int64_t parse_offset(const std::string& text, const std::string& key, const Tens
   return value;
 }
 
-// The external data file, which must lie inside the model's folder: a relative location
-// without "..", whose real path (symbolic links followed) is still inside the folder. So a
-// model cannot make lumos read, or tell the size of, any other file on the machine.
+// The external data file, which must lie inside the model's folder (file_inside_folder).
 std::string external_file(const TensorProto& proto, const std::string& location, const std::string& model_dir) {
   if (model_dir.empty()) {
     throw ModelError(label(proto) + " keeps its data in an external file, which only a model loaded from a file "
                      "may do");
   }
-  const fs::path relative(location);
-  const auto outside = [&](const std::string& why) {
-    return ModelError(label(proto) + ": external data location '" + location + "' " + why +
-                      "; lumos reads external data only from files inside the model's folder");
-  };
   if (location.empty()) throw ModelError(label(proto) + " has external data without a location");
-  if (relative.is_absolute() || relative.has_root_name() || relative.has_root_directory()) {
-    throw outside("is an absolute path");
-  }
-  for (const auto& part : relative) {
-    if (part == "..") throw outside("leaves the folder (..)");
-  }
-  std::error_code error;
-  const auto folder = fs::canonical(model_dir, error);
-  const auto file = error ? fs::path() : fs::canonical(fs::path(model_dir) / relative, error);
-  if (error) {
+  std::string why;
+  auto file = file_inside_folder(model_dir, location, why);
+  if (file.empty() && why == "cannot be found") {
     throw ModelError(label(proto) + ": cannot find its external data file '" + location +
                      "' in the model's folder; keep it next to the .onnx file");
   }
-  const auto [inside, rest] = std::mismatch(folder.begin(), folder.end(), file.begin(), file.end());
-  if (inside != folder.end()) throw outside("is a symbolic link to a file outside the folder");
-  return file.string();
+  if (file.empty()) {
+    throw ModelError(label(proto) + ": external data location '" + location + "' " + why +
+                     "; lumos reads external data only from files inside the model's folder");
+  }
+  return file;
 }
 
 // Bytes of an external-data tensor: `length` (or the rest of the file) from `offset`.
