@@ -18,14 +18,7 @@ rounds=${ROUNDS:-2}
 runs=${RUNS:-3}
 warmup=${WARMUP:-1}
 models=${MODELS:-resnet50 mobilenet_v2}
-bench="$build/bench/forward_bench"
-python=/usr/bin/python3
-
-if [ ! -x "$bench" ]; then
-  echo "missing $bench; build it with: ninja -C $build forward_bench" >&2
-  exit 1
-fi
-$python tests/fixtures/make_torchvision_models.py "$build/fixtures" >&2
+. bench/forward_bench_setup.sh
 mkdir -p "$build/bench_models"
 for model in $models; do
   unfolded="$build/bench_models/${model}_bn.onnx"
