@@ -137,9 +137,17 @@ int main(int argc, char** argv) {
     lumos::CamOptions fp32, bf16;
     fp32.perturbation_batch = bf16.perturbation_batch = o.perturbation_batch;
     bf16.bf16 = true;
+    // Masked inputs scored: one per distinct mask (channels with identical masks share one).
+    int64_t scored = 0;
+    fp32.progress = [&](const lumos::CamProgress& p) { scored += p.done == p.total ? p.total : 0; };
     std::vector<lumos::CamExplanation> exact, fast;
     const double score_fp32 = elapsed_ms([&] { exact = cam({M::scorecam}, fp32); }) / o.batch;
-    std::printf(" %.0fx (%.1f s) |", score_fp32 / forward, score_fp32 / 1000);
+    const auto layer = model->default_layer();
+    const auto& layers = model->layers();
+    const auto info = std::find_if(layers.begin(), layers.end(), [&](const auto& l) { return l.name == layer; });
+    const int64_t channels = info->shape[info->layout == lumos::Layout::NHWC ? 3 : 1] * o.batch;
+    std::printf(" %.0fx (%.1f s; %lld of %lld channels scored) |", score_fp32 / forward, score_fp32 / 1000,
+                static_cast<long long>(scored), static_cast<long long>(channels));
     if (o.bf16) {
       cam({M::scorecam}, bf16);  // warm-up: oneDNN builds its bf16 kernels on first use
       const double score_bf16 = elapsed_ms([&] { fast = cam({M::scorecam}, bf16); }) / o.batch;

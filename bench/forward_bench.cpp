@@ -1,6 +1,11 @@
 // Forward time per image of an ONNX classifier on lumos, timed runs after warm-up.
-// Usage: forward_bench [--threads N] [--runs N] [--warmup N] [--profile] MODEL.onnx BATCH...
+// Usage: forward_bench [--threads N] [--runs N] [--warmup N] [--profile] [--as-written] [--channels-last] MODEL.onnx
+//                      BATCH...
 // Prints one line per batch size: "<batch> <ms per image of each timed run...>".
+// --as-written times the graph as the file has it (a trace without gradients) instead of
+// Model::scores, which runs the inference plan (BatchNormalization folded into convolutions).
+// --channels-last gives the batch in channels-last memory (NHWC strides), which ATen's
+// convolutions then keep through the network.
 // --profile prints instead, per batch size, the time spent in each top-level ATen op over the
 // timed runs (pytorch_forward.py --profile prints the same for PyTorch).
 #include "lumos/model.hpp"
@@ -26,12 +31,15 @@ struct Options {
   int runs = 7;
   int warmup = 2;
   bool profile = false;
+  bool as_written = false;
+  bool channels_last = false;
   std::string model;
   std::vector<int64_t> batches;
 };
 
 [[noreturn]] void usage() {
-  std::cerr << "usage: forward_bench [--threads N] [--runs N] [--warmup N] [--profile] MODEL.onnx BATCH...\n";
+  std::cerr << "usage: forward_bench [--threads N] [--runs N] [--warmup N] [--profile] [--as-written] [--channels-last] "
+               "MODEL.onnx BATCH...\n";
   std::exit(2);
 }
 
@@ -52,6 +60,10 @@ Options parse(int argc, char** argv) {
       options.warmup = value();
     } else if (arg == "--profile") {
       options.profile = true;
+    } else if (arg == "--as-written") {
+      options.as_written = true;
+    } else if (arg == "--channels-last") {
+      options.channels_last = true;
     } else {
       positional.push_back(arg);
     }
@@ -130,7 +142,8 @@ int main(int argc, char** argv) {
                            ? std::vector<int64_t>{batch, spec.channels, spec.height, spec.width}
                            : std::vector<int64_t>{batch, spec.height, spec.width, spec.channels};
     at::manual_seed(0);
-    const auto input = at::randn(shape);
+    auto input = at::randn(shape);
+    if (options.channels_last) input = input.contiguous(at::MemoryFormat::ChannelsLast);
     std::vector<double> ms_per_image;
     std::unique_ptr<OpProfile> profile;
     for (int run = 0; run < options.warmup + options.runs; ++run) {
@@ -139,7 +152,7 @@ int main(int argc, char** argv) {
         OpProfile::start();
       }
       const auto start = std::chrono::steady_clock::now();
-      const auto scores = model->scores(input);
+      const auto scores = options.as_written ? model->trace(input, {}, false).scores : model->scores(input);
       const std::chrono::duration<double, std::milli> elapsed = std::chrono::steady_clock::now() - start;
       if (run >= options.warmup) ms_per_image.push_back(elapsed.count() / batch);
     }

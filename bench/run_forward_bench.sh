@@ -15,14 +15,7 @@ threads=${2:-2}
 rounds=${ROUNDS:-3}
 runs=${RUNS:-5}
 warmup=${WARMUP:-2}
-bench="$build/bench/forward_bench"
-python=/usr/bin/python3
-
-if [ ! -x "$bench" ]; then
-  echo "missing $bench; build it with: ninja -C $build forward_bench" >&2
-  exit 1
-fi
-$python tests/fixtures/make_torchvision_models.py "$build/fixtures" >&2
+. bench/forward_bench_setup.sh
 
 # Both sides run the same LibTorch with the same threads; BLAS (the final Gemm) is OpenBLAS.
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads

@@ -10,7 +10,6 @@
 #include "lumos/explain.hpp"
 #include "lumos/explanation_files.hpp"
 #include "lumos/method_family.hpp"
-#include "lumos/runtime.hpp"
 #include "util/join.hpp"
 
 #include <filesystem>
@@ -173,7 +172,9 @@ CLI::App* add_explain_command(CLI::App& app, ExplainOptions& options) {
   command->add_option("--perturbation-batch", options.perturbation_batch,
                       "Score-CAM, Ablation-CAM, LIME: perturbed images per forward pass (default 64)")
       ->check(integer_in(1, kMaxBatch));
-  command->add_flag("--bf16", options.bf16, "Score-CAM and LIME forwards in bfloat16 (fast on CPUs with AMX)");
+  command->add_flag("--bf16", options.bf16,
+                    "Score-CAM and LIME forwards in bfloat16 where the CPU has it natively (AMX, AVX512-BF16); "
+                    "float32 elsewhere");
   command->add_option("--lime-samples", options.lime_samples, "LIME: perturbed samples (default 1000)")
       ->check(integer_in(2, kMaxSamples));
   command->add_option("--lime-features", options.lime_features, "LIME: segments shown (default 5)")
@@ -226,10 +227,7 @@ int run_explain(const ExplainOptions& requested) {
   const auto model = options.model.load();
   const auto outputs = outputs_of(options);
   ExplainPipeline pipeline(*model, request_of(options, *model));
-  if (options.bf16 && !cpu_has_native_bf16()) {
-    std::cerr << "lumos: warning: --bf16: this CPU has no native bfloat16 (AMX or AVX512-BF16), so the bf16 "
-                 "forwards are emulated and slower than float32; leave --bf16 off here\n";
-  }
+  for (const auto& warning : pipeline.warnings()) print_error("warning: " + warning);
 
   prepare_output_folder(options.out);
   remove_stale_records(options.out, shard);

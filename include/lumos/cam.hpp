@@ -42,6 +42,7 @@ bool uses_gradients(CamMethod method);
 const std::vector<CamMethod>& all_cam_methods();
 
 // Progress of the perturbation methods (Score-CAM, Ablation-CAM): forwards done of total.
+// Score-CAM's total counts distinct masks: channels with identical masks are scored once.
 struct CamProgress {
   CamMethod method;
   int64_t image;  // which image of the batch

@@ -70,7 +70,9 @@ struct ExplainRequest {
   int64_t top_k = 5;                // predictions listed per image
   int64_t batch_size = 8;           // images per forward pass (a model with a fixed batch size sets its own)
   int64_t perturbation_batch = 64;  // perturbed inputs per forward pass (Score-CAM, Ablation-CAM, LIME)
-  bool bf16 = false;                // perturbation forwards under CPU autocast bfloat16
+  // Perturbation forwards under CPU autocast bfloat16, on CPUs that compute in it natively
+  // (cpu_has_native_bf16); elsewhere they stay float32 and the pipeline warns (warnings()).
+  bool bf16 = false;
   uint64_t seed = 0;                // of every random draw (LIME's segmentation and samples)
   CamSettings cam;
   LimeSettings lime;
@@ -208,7 +210,10 @@ class ExplainPipeline {
   // The same, every result in input order.
   std::vector<ImageResult> run(const std::vector<ImageInput>& inputs, const ExplainControl& control = {});
 
+  // The request as it runs (bf16 off where the CPU has no native bfloat16).
   const ExplainRequest& request() const;
+  // What the pipeline changed or doubts about the request, in words, one per line.
+  const std::vector<std::string>& warnings() const;
   const std::vector<std::string>& methods() const;  // canonical names, in the request's order
   const Preprocess& preprocess() const;
   cv::Size input_size() const;

@@ -2,6 +2,7 @@
 // results in the request's order. Families do the explaining (src/pipeline/families/).
 #include "lumos/error.hpp"
 #include "lumos/method_family.hpp"
+#include "lumos/runtime.hpp"
 #include "util/join.hpp"
 
 #include <ATen/ATen.h>
@@ -76,6 +77,7 @@ struct ExplainPipeline::State {
 
   Model& model;
   ExplainRequest request;
+  std::vector<std::string> warnings;
   std::vector<std::string> methods;
   Preprocess preprocess;
   cv::Size input_size;
@@ -104,6 +106,12 @@ ExplainPipeline::ExplainPipeline(Model& model, ExplainRequest request)
     throw InputError("no target to explain; give one, e.g. the top class (top1)");
   }
   check_option_keys(r.options);
+  if (r.bf16 && !cpu_has_native_bf16()) {
+    // Emulated bfloat16 is several times slower than float32 and no more accurate.
+    s.request.bf16 = false;
+    s.warnings.push_back("bf16: this CPU has no native bfloat16 (AMX or AVX512-BF16), so the forwards run in "
+                         "float32, which is faster here than emulated bfloat16");
+  }
   s.preprocess = r.preprocess ? *r.preprocess : default_preprocess(model);
   s.input_size = model_input_size(model.input(), r.input_size);
   s.labels = r.labels ? *r.labels : ClassLabels::of_model(model);
@@ -123,6 +131,7 @@ ExplainPipeline::ExplainPipeline(Model& model, ExplainRequest request)
 ExplainPipeline::~ExplainPipeline() = default;
 
 const ExplainRequest& ExplainPipeline::request() const { return state_->request; }
+const std::vector<std::string>& ExplainPipeline::warnings() const { return state_->warnings; }
 const std::vector<std::string>& ExplainPipeline::methods() const { return state_->methods; }
 const Preprocess& ExplainPipeline::preprocess() const { return state_->preprocess; }
 cv::Size ExplainPipeline::input_size() const { return state_->input_size; }

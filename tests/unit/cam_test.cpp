@@ -11,6 +11,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -54,9 +55,10 @@ void add_head(OnnxBuilder& b, const std::string& pooled_flat) {
   b.output("scores", {-1, kClasses});
 }
 
-void add_conv(OnnxBuilder& b, const std::string& input) {
-  b.initializer("conv_w", {kChannels, 3, 3, 3}, conv_weights());
-  b.initializer("conv_b", {kChannels}, conv_bias());
+void add_conv(OnnxBuilder& b, const std::string& input, const std::vector<float>& weights = conv_weights(),
+              const std::vector<float>& bias = conv_bias()) {
+  b.initializer("conv_w", {kChannels, 3, 3, 3}, weights);
+  b.initializer("conv_b", {kChannels}, bias);
   auto& conv = b.node("Conv", {input, "conv_w", "conv_b"}, {"conv"}, "conv");
   OnnxBuilder::set_ints(conv, "pads", {1, 1, 1, 1});
   OnnxBuilder::set_ints(conv, "strides", {2, 2});
@@ -77,6 +79,24 @@ std::string nchw_model() {
   b.node("Flatten", {"pooled"}, {"flat"}, "flatten");
   add_head(b, "flat");
   return save(b, "nchw");
+}
+
+// The network with channels whose Score-CAM masks coincide: channel 2 copies channel 0, and
+// channels 1 and 3 are dead (a bias far below any response, so the Relu gives all zeros).
+std::string repeated_masks_model() {
+  auto weights = conv_weights();
+  auto bias = conv_bias();
+  const size_t per_channel = 3 * 3 * 3;
+  std::copy_n(weights.begin(), per_channel, weights.begin() + 2 * per_channel);
+  bias[2] = bias[0];
+  bias[1] = bias[3] = -100.f;
+  OnnxBuilder b;
+  b.input("x", {-1, 3, 6, 6});
+  add_conv(b, "x", weights, bias);
+  b.node("GlobalAveragePool", {"features"}, {"pooled"}, "pool");
+  b.node("Flatten", {"pooled"}, {"flat"}, "flatten");
+  add_head(b, "flat");
+  return save(b, "repeated_masks");
 }
 
 // The same network on NHWC input, with its target layer NHWC too.
@@ -321,6 +341,46 @@ TEST(Cam, ScoreCamDoesNotDependOnItsBatchSizeAndReportsProgress) {
   EXPECT_EQ(reports[1].total, 4);
   EXPECT_EQ(reports[3].image, 1);
   EXPECT_EQ(reports[3].method, CamMethod::scorecam);
+}
+
+// Score-CAM without sharing: every channel's mask scored on its own, one forward each.
+at::Tensor score_cam_layer_map(lumos::Model& model, const at::Tensor& x, int64_t image, int64_t target) {
+  const auto activations = model.trace(x, {"features"}, false).activations.at("features").slice(0, image, image + 1);
+  std::vector<at::Tensor> scores;
+  for (int64_t k = 0; k < kChannels; ++k) {
+    auto mask = at::upsample_bilinear2d(activations.slice(1, k, k + 1), {6, 6}, /*align_corners=*/true)[0];
+    mask = (mask - mask.min()) / (mask.max() - mask.min() + 1e-8);
+    scores.push_back(model.scores(x.slice(0, image, image + 1) * mask.unsqueeze(1))[0][target]);
+  }
+  const auto weights = at::softmax(at::stack(scores), 0).view({1, kChannels, 1, 1});
+  auto cam = at::relu((weights * activations).sum(1));
+  cam = cam - cam.min();
+  return (cam / (1e-7 + cam.max()))[0];
+}
+
+TEST(Cam, ScoreCamScoresIdenticalMasksOnceWithTheSameResult) {
+  auto model = lumos::Model::load(repeated_masks_model());
+  const auto x = images();
+  const auto a = model->trace(x, {"features"}, false).activations.at("features");
+  ASSERT_EQ(a.select(1, 1).abs().max().item<float>(), 0.f);  // dead channels, as meant
+  ASSERT_TRUE(at::equal(a.select(1, 0), a.select(1, 2)));
+  ASSERT_GT(a.select(1, 0).max().item<float>(), 0.f);
+  for (const int64_t batch : {1, 32}) {
+    std::vector<lumos::CamProgress> reports;
+    CamOptions options;
+    options.perturbation_batch = batch;
+    options.progress = [&](const lumos::CamProgress& p) { reports.push_back(p); };
+    const auto result = explain(*model, {CamMethod::scorecam}, x, {Target::class_index(1)}, options);
+    // Four channels, two distinct masks (channel 0's, and the dead channels' zeros): 2 forwards per image.
+    int64_t scored = 0;
+    for (const auto& r : reports) scored += r.done == r.total ? r.total : 0;
+    EXPECT_EQ(scored, 2 * 2) << batch;
+    for (int64_t i = 0; i < 2; ++i) {
+      const auto expected = score_cam_layer_map(*model, x, i, 1);
+      // Scored one mask per forward, as the reference does: the very same numbers.
+      expect_near(result[i].maps[0].layers[0].map, expected, batch == 1 ? 0 : 1e-6, "shared scores");
+    }
+  }
 }
 
 TEST(Cam, ScoreCamAndAblationCamStopWhenCancelled) {

@@ -8,6 +8,7 @@
 #include "lumos/model.hpp"
 #include "lumos/npy.hpp"
 #include "model/keras/translate.hpp"
+#include "model/onnx/onnx_model.hpp"
 #include "support/close_to.hpp"
 #include "support/error_of.hpp"
 #include "support/fixture_json.hpp"
@@ -236,6 +237,20 @@ TEST(KerasModel, EveryCamMethodAblationAndBf16Run) {
   bf16.bf16 = true;
   lumos::CamExplainer scorecam(*model, {lumos::CamMethod::scorecam}, bf16);
   EXPECT_TRUE(at::isfinite(scorecam.explain(input, {lumos::Target::top(1)})[0].maps[0].map).all().item<bool>());
+}
+
+// Keras's BatchNormalization layers after convolutions are folded into them at load: scores()
+// run the folded graph, within float rounding of the graph as written (which traces run).
+TEST(KerasModel, BatchNormsAreFoldedIntoTheConvolutionsAtLoad) {
+  auto model = lumos::Model::load(kKeras + "mobilenet_v2/model_a.h5");
+  const auto input = lumos::read_npy(kKeras + "mobilenet_v2/input.npy");
+  const auto* onnx_model = dynamic_cast<const lumos::onnx::OnnxModel*>(model.get());
+  ASSERT_NE(onnx_model, nullptr);
+  EXPECT_EQ(onnx_model->graph().folded_batch_norms(), 52);
+  const auto folded = model->scores(input);
+  const auto plain = model->trace(input, {}, false).scores;
+  EXPECT_TRUE(close_to("folded scores", folded, plain, 1e-5));
+  EXPECT_FALSE(at::equal(folded, plain)) << "the folded graph did not run";
 }
 
 TEST(KerasModel, LimeExplainsAKerasModel) {

@@ -10,6 +10,7 @@
 #include "lumos/method_family.hpp"
 #include "lumos/npy.hpp"
 #include "lumos/report.hpp"
+#include "lumos/runtime.hpp"
 #include "support/error_of.hpp"
 #include "support/tiny_classifier.hpp"
 
@@ -134,6 +135,28 @@ TEST(ExplainPipeline, ResultsAreTheExplainersOwnInTheRequestsOrder) {
       const cv::Mat map = lumos::positive_weight_map(own.segments, linear);
       expect_same(method.map, at::from_blob(map.data, {map.rows, map.cols}, at::kFloat), "lime map");
       EXPECT_EQ(method.time_split_ms.size(), 4u);
+    }
+  }
+}
+
+// bf16 pays only where the CPU computes in it; elsewhere the run is float32, with one warning.
+TEST(ExplainPipeline, Bf16FallsBackToFloat32WithOneWarningWhereTheCpuEmulatesIt) {
+  auto model = lumos::Model::load(model_file());
+  const std::vector<lumos::Image> images{picture(12, 10, 1), picture(8, 8, 2)};
+  auto request = small_request();
+  request.methods = {"scorecam", "lime"};
+  const auto exact = lumos::explain(*model, images, request);
+  request.bf16 = true;
+  const lumos::ExplainPipeline pipeline(*model, request);
+  const bool native = lumos::cpu_has_native_bf16();
+  EXPECT_EQ(pipeline.request().bf16, native);
+  ASSERT_EQ(pipeline.warnings().size(), native ? 0u : 1u);
+  if (native) return;
+  EXPECT_NE(pipeline.warnings()[0].find("no native bfloat16"), std::string::npos) << pipeline.warnings()[0];
+  const auto fallback = lumos::explain(*model, images, request);
+  for (size_t i = 0; i < images.size(); ++i) {
+    for (size_t m = 0; m < 2; ++m) {
+      EXPECT_TRUE(at::equal(fallback[i].targets[0].methods[m].map, exact[i].targets[0].methods[m].map)) << m;
     }
   }
 }

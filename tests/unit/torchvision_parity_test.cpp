@@ -4,6 +4,7 @@
 // Fixtures: /usr/bin/python3 tests/fixtures/make_torchvision_models.py build/fixtures
 #include "lumos/model.hpp"
 #include "lumos/npy.hpp"
+#include "model/onnx/onnx_model.hpp"
 #include "support/close_to.hpp"
 
 #include <ATen/ATen.h>
@@ -139,7 +140,31 @@ TEST_P(TorchvisionParity, MatchesPyTorch) {
 INSTANTIATE_TEST_SUITE_P(Torchvision, TorchvisionParity,
                          ::testing::Values("resnet18", "resnet50", "vgg16", "mobilenet_v2", "mobilenet_v3_large",
                                            "efficientnet_b0", "densenet121", "squeezenet1_1", "shufflenet_v2_x1_0",
-                                           "googlenet", "inception_v3", "regnet_y_400mf", "convnext_tiny"),
+                                           "googlenet", "inception_v3", "regnet_y_400mf", "convnext_tiny",
+                                           "resnet18_bn", "mobilenet_v2_bn"),
                          [](const auto& info) { return info.param; });
+
+// Exports that keep their BatchNormalization nodes: every one follows a Conv and is folded into
+// it at load; scores() (the folded graph) stay within float rounding of the graph as written,
+// which autograd traces run (MatchesPyTorch checks both against PyTorch).
+TEST(InferencePlan, TorchvisionBatchNormsAreFoldedAtLoad) {
+  for (const auto& [name, norms] : {std::pair{"resnet18_bn", 20}, {"mobilenet_v2_bn", 52}}) {
+    Fixture fixture;
+    try {
+      fixture = load_fixture(name);
+    } catch (const std::exception& e) {
+      FAIL() << e.what();
+    }
+    const ThreadCount threads(2);
+    lumos::onnx::OnnxModel model(fixture.onnx, {});
+    EXPECT_EQ(model.graph().folded_batch_norms(), norms) << name;
+    const auto folded = model.scores(fixture.input);
+    const auto plain = model.trace(fixture.input, {}, false).scores;
+    EXPECT_TRUE(close_to(name, folded, plain, 1e-5));
+    EXPECT_FALSE(at::equal(folded, plain)) << name << ": the folded graph did not run";
+  }
+  // torch.onnx folds them itself in an ordinary export: nothing is left.
+  EXPECT_EQ(lumos::onnx::OnnxModel(load_fixture("resnet18").onnx, {}).graph().folded_batch_norms(), 0);
+}
 
 }  // namespace

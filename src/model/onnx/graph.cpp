@@ -4,6 +4,7 @@
 #include "lumos/file.hpp"
 #include "model/onnx/tensor_proto.hpp"
 
+#include <c10/core/InferenceMode.h>
 #include <c10/util/Exception.h>
 #include <onnx/onnx_pb.h>
 
@@ -72,6 +73,27 @@ std::vector<int> dependency_order(const ::onnx::GraphProto& graph, const std::se
   }
   if (static_cast<int>(order.size()) != n) throw ModelError("the graph has a cycle; it is not a valid ONNX model");
   return order;
+}
+
+// A Conv's weight [M, C/group, k...] and bias [M] (undefined: none) with the inference-form
+// BatchNormalization `norm` (scale, B, mean, var, each [M]) applied to its output: per output
+// channel m, factor = scale / sqrt(var + epsilon), weight * factor and (bias - mean) * factor + B.
+// Computed in double and stored in the weight's type, so the Conv's result differs from the
+// pair's by float rounding alone.
+std::pair<at::Tensor, at::Tensor> fold_batch_norm(const at::Tensor& weight, const at::Tensor& bias,
+                                                  const Tensors& norm, double epsilon) {
+  const auto in_double = [](const at::Tensor& t) { return t.to(at::kDouble).reshape(-1); };
+  const auto factor = in_double(norm[0]) / at::sqrt(in_double(norm[3]) + epsilon);
+  std::vector<int64_t> per_channel(weight.dim(), 1);
+  per_channel[0] = -1;
+  const auto folded_weight = weight.to(at::kDouble) * factor.view(per_channel);
+  const auto shifted = (bias.defined() ? in_double(bias) : at::zeros_like(factor)) - in_double(norm[2]);
+  const auto folded_bias = shifted * factor + in_double(norm[1]);
+  return {folded_weight.to(weight.scalar_type()).contiguous(), folded_bias.to(weight.scalar_type())};
+}
+
+bool is_float_or_double(const at::Tensor& t) {
+  return t.defined() && (t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble);
 }
 
 }  // namespace
@@ -143,7 +165,8 @@ Graph::Graph(const ::onnx::ModelProto& model, const std::string& model_dir,
   for (const auto& output : graph.output()) outputs_.push_back(value_info(output));
 
   auto& registry = OpRegistry::instance();
-  for (int index : dependency_order(graph, available)) {
+  const auto order = dependency_order(graph, available);
+  for (int index : order) {
     const auto& proto = graph.node(index);
     const Node node(proto, opset_, model_dir);
     if (!proto.domain().empty() && proto.domain() != "ai.onnx") {
@@ -191,6 +214,7 @@ Graph::Graph(const ::onnx::ModelProto& model, const std::string& model_dir,
       throw ModelError("graph output '" + output.name + "' is not produced by any node");
     }
   }
+  prepare_inference(graph, order, model_dir);
 } catch (const c10::Error& e) {
   throw ModelError("the model file is corrupt: " + first_line(e.what_without_backtrace()));
 } catch (const Error&) {
@@ -199,6 +223,110 @@ Graph::Graph(const ::onnx::ModelProto& model, const std::string& model_dir,
   throw;
 } catch (const std::exception& e) {
   throw ModelError("the model file is corrupt: " + first_line(e.what()));
+}
+
+at::Tensor Graph::constant(const std::string& name) const {
+  const int s = slot(name);
+  return s < 0 ? at::Tensor() : constants_[s];
+}
+
+// Folds BatchNormalization into the Conv before it where nothing else can tell: the Conv's
+// output is read by that BatchNormalization alone (not a graph output), the normalization has
+// the inference form (one output, no training mode, opset 9 on: older ones had other
+// semantics) and every weight is a float constant of one entry per output channel.
+void Graph::prepare_inference(const ::onnx::GraphProto& graph, const std::vector<int>& order,
+                              const std::string& model_dir) {
+  std::unordered_map<std::string, int> readers;      // value -> node inputs and graph outputs that read it
+  std::unordered_map<std::string, int> reader_node;  // value -> a node reading it (the one, when readers is 1)
+  for (int i = 0; i < graph.node_size(); ++i) {
+    for (const auto& in : graph.node(i).input()) {
+      if (in.empty()) continue;
+      ++readers[in];
+      reader_node[in] = i;
+    }
+  }
+  for (const auto& output : outputs_) ++readers[output.name];
+
+  std::unordered_map<int, int> norm_of_conv;  // node index of a Conv -> of the BatchNormalization folded into it
+  std::set<int> folded_norms;
+  for (int index : order) {
+    const auto& conv = graph.node(index);
+    if (opset_ < 9 || conv.op_type() != "Conv" || conv.output_size() != 1 || readers[conv.output(0)] != 1) continue;
+    const int reader = reader_node[conv.output(0)];
+    const auto& norm = graph.node(reader);
+    if (norm.op_type() != "BatchNormalization" || norm.input_size() != 5 || norm.input(0) != conv.output(0)) continue;
+    const bool one_output = std::all_of(norm.output().begin() + 1, norm.output().end(),
+                                        [](const std::string& name) { return name.empty(); });
+    if (!one_output || Node(norm, opset_, model_dir).i("training_mode", 0) != 0) continue;
+    const auto weight = constant(conv.input(1));
+    const bool has_bias = conv.input_size() > 2 && !conv.input(2).empty();
+    if (!is_float_or_double(weight) || weight.dim() < 3) continue;
+    const int64_t channels = weight.size(0);
+    std::vector<at::Tensor> per_channel;
+    if (has_bias) per_channel.push_back(constant(conv.input(2)));
+    for (int k = 1; k < 5; ++k) per_channel.push_back(constant(norm.input(k)));
+    const bool constants_fit = std::all_of(per_channel.begin(), per_channel.end(), [&](const at::Tensor& t) {
+      return is_float_or_double(t) && t.numel() == channels;
+    });
+    if (!constants_fit) continue;
+    norm_of_conv[index] = reader;
+    folded_norms.insert(reader);
+  }
+  if (norm_of_conv.empty()) return;
+
+  const auto unused_name = [&](std::string name) {
+    while (slot_by_name_.count(name)) name += "_";
+    return name;
+  };
+  const auto* conv_entry = OpRegistry::instance().find("Conv", opset_);
+  for (size_t k = 0; k < order.size(); ++k) {
+    const int index = order[k];
+    if (folded_norms.count(index)) continue;
+    const auto fold = norm_of_conv.find(index);
+    if (fold == norm_of_conv.end()) {
+      inference_steps_.push_back(steps_[k]);
+      continue;
+    }
+    const auto& conv = graph.node(index);
+    const auto& norm = graph.node(fold->second);
+    const Node norm_node(norm, opset_, model_dir);
+    Tensors norm_constants;
+    for (int i = 1; i < 5; ++i) norm_constants.push_back(constant(norm.input(i)));
+    const bool has_bias = conv.input_size() > 2 && !conv.input(2).empty();
+    auto [weight, bias] = fold_batch_norm(constant(conv.input(1)), has_bias ? constant(conv.input(2)) : at::Tensor(),
+                                          norm_constants, norm_node.f("epsilon", 1e-5f));
+    const std::string stem = (conv.name().empty() ? conv.output(0) : conv.name()) + "/batch_norm_folded_";
+    const auto weight_name = unused_name(stem + "weight");
+    const int weight_slot = add_slot(weight_name, "initializer", "", -1);
+    constants_[weight_slot] = std::move(weight);
+    const auto bias_name = unused_name(stem + "bias");
+    const int bias_slot = add_slot(bias_name, "initializer", "", -1);
+    constants_[bias_slot] = std::move(bias);
+
+    ::onnx::NodeProto fused(conv);
+    fused.clear_input();
+    for (const auto& name : {conv.input(0), weight_name, bias_name}) fused.add_input(name);
+    fused.set_output(0, norm.output(0));
+    Step step;
+    step.description = steps_[k].description + " with " + norm_node.describe() + " folded in";
+    step.kernel = conv_entry->make(Node(fused, opset_, model_dir));
+    step.inputs = {slot_by_name_.at(conv.input(0)), weight_slot, bias_slot};
+    step.outputs = {slot_by_name_.at(norm.output(0))};
+    inference_steps_.push_back(std::move(step));
+    folded_.push_back(slot_by_name_.at(conv.output(0)));
+  }
+  inference_step_of_slot_.assign(slot_names_.size(), -1);
+  for (size_t k = 0; k < inference_steps_.size(); ++k) {
+    for (int out : inference_steps_[k].outputs)
+      if (out >= 0) inference_step_of_slot_[out] = static_cast<int>(k);
+  }
+}
+
+bool Graph::runs_inference_plan(const std::vector<int>& wanted, bool hooked, const GivenValues& given) const {
+  if (inference_steps_.empty() || hooked || !c10::InferenceMode::is_enabled()) return false;
+  const auto folded = [&](int slot) { return std::find(folded_.begin(), folded_.end(), slot) != folded_.end(); };
+  return std::none_of(wanted.begin(), wanted.end(), folded) &&
+         std::none_of(given.begin(), given.end(), [&](const auto& entry) { return folded(entry.first); });
 }
 
 int Graph::slot(const std::string& value_name) const {
@@ -221,8 +349,11 @@ Tensors Graph::run(const Tensors& feeds, const std::vector<int>& wanted, const V
   for (int w : wanted) {
     if (w < 0 || w >= slots) throw InputError("asked for value slot " + std::to_string(w) + ", which the graph does not have");
   }
+  const bool inference = runs_inference_plan(wanted, static_cast<bool>(hook), given);
+  const auto& steps = inference ? inference_steps_ : steps_;
+  const auto& step_of_slot = inference ? inference_step_of_slot_ : step_of_slot_;
   // Which steps the wanted values need, and the last step that reads each slot.
-  std::vector<char> needed(steps_.size(), 0);
+  std::vector<char> needed(steps.size(), 0);
   std::vector<int> stack(wanted.begin(), wanted.end());
   std::vector<char> seen(slots, 0);
   while (!stack.empty()) {
@@ -231,15 +362,15 @@ Tensors Graph::run(const Tensors& feeds, const std::vector<int>& wanted, const V
     if (s < 0 || seen[s]) continue;
     seen[s] = 1;
     if (given.count(s)) continue;
-    const int step = step_of_slot_[s];
+    const int step = step_of_slot[s];
     if (step < 0 || needed[step]) continue;
     needed[step] = 1;
-    for (int in : steps_[step].inputs) stack.push_back(in);
+    for (int in : steps[step].inputs) stack.push_back(in);
   }
   std::vector<int> last_use(slots, -1);
-  for (size_t i = 0; i < steps_.size(); ++i) {
+  for (size_t i = 0; i < steps.size(); ++i) {
     if (!needed[i]) continue;
-    for (int in : steps_[i].inputs)
+    for (int in : steps[i].inputs)
       if (in >= 0) last_use[in] = static_cast<int>(i);
   }
   std::vector<char> keep(slots, 0);
@@ -258,12 +389,12 @@ Tensors Graph::run(const Tensors& feeds, const std::vector<int>& wanted, const V
   }
   // Whether step i is the last to read an intermediate nobody asked for: it is freed after it.
   const auto released_by = [&](int slot, size_t i) {
-    return slot >= 0 && last_use[slot] == static_cast<int>(i) && !keep[slot] && step_of_slot_[slot] >= 0;
+    return slot >= 0 && last_use[slot] == static_cast<int>(i) && !keep[slot] && step_of_slot[slot] >= 0;
   };
   Tensors args;
-  for (size_t i = 0; i < steps_.size(); ++i) {
+  for (size_t i = 0; i < steps.size(); ++i) {
     if (!needed[i]) continue;
-    const auto& step = steps_[i];
+    const auto& step = steps[i];
     args.clear();
     for (int in : step.inputs) {
       if (in < 0) {

@@ -12,6 +12,7 @@
 
 namespace onnx {
 class ModelProto;
+class GraphProto;
 }
 
 namespace lumos::onnx {
@@ -52,6 +53,11 @@ class Graph {
   // Slot of the value produced by the node called `node_name`, or -1.
   int node_output(const std::string& node_name) const;
 
+  // How many BatchNormalizations (inference form) are folded into the Conv before them (one
+  // whose output nothing else reads), its weight and bias scaled once at load: the inference
+  // plan runs the result.
+  int folded_batch_norms() const { return static_cast<int>(folded_.size()); }
+
   // Called with each value as it is produced; may replace it (e.g. by a grad leaf).
   using ValueHook = std::function<void(int slot, at::Tensor& value)>;
 
@@ -61,6 +67,9 @@ class Graph {
   // Runs the nodes needed for `wanted` slots; `feeds` follow inputs(). Nodes that only
   // lead to `given` values do not run. Returns the wanted values. Throws ModelError
   // naming the node if a kernel fails.
+  // Runs in c10::InferenceMode without a hook take the inference plan (folded_batch_norms)
+  // unless a wanted or given value is one it folds away; the others (autograd traces, values
+  // captured) run the graph as written, so gradients and activations are the file's own.
   Tensors run(const Tensors& feeds, const std::vector<int>& wanted, const ValueHook& hook = {},
               const GivenValues& given = {}) const;
 
@@ -73,6 +82,11 @@ class Graph {
   };
 
   int add_slot(const std::string& name, const std::string& op, const std::string& node, int first_input);
+  // The constant tensor named `name`, undefined if it is not a constant.
+  at::Tensor constant(const std::string& name) const;
+  // Builds the inference plan from the plain one; `order` lists the graph's nodes as steps_ does.
+  void prepare_inference(const ::onnx::GraphProto& graph, const std::vector<int>& order, const std::string& model_dir);
+  bool runs_inference_plan(const std::vector<int>& wanted, bool hooked, const GivenValues& given) const;
 
   int opset_ = 0;
   std::map<std::string, std::string> metadata_;
@@ -88,6 +102,10 @@ class Graph {
   std::vector<at::Tensor> constants_;  // initializers, by slot (undefined elsewhere)
   std::vector<Step> steps_;
   std::vector<int> step_of_slot_;  // producing step, -1 for inputs and initializers
+  // The inference plan, when it differs from steps_ (empty otherwise).
+  std::vector<Step> inference_steps_;
+  std::vector<int> inference_step_of_slot_;
+  std::vector<int> folded_;  // slots of the Conv outputs folded away
 };
 
 }  // namespace lumos::onnx

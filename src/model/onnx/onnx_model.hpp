@@ -36,6 +36,7 @@ class OnnxModel final : public Model {
   at::Tensor scores_given(const at::Tensor& batch, const std::string& layer, const at::Tensor& value) override;
   std::string score_description() const override { return score_description_; }
   const std::map<std::string, std::string>& metadata() const override { return metadata_; }
+  const Graph& graph() const { return graph_; }
 
  private:
   enum class Finish { none, softmax, sigmoid };

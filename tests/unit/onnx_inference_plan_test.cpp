@@ -1,0 +1,139 @@
+// The inference plan (model/onnx/graph.hpp): a BatchNormalization folded into the Conv before
+// it at load, run in InferenceMode; the graph as written for autograd, captures and values
+// given in place of the folded Conv's output. References: the same ops called on ATen directly.
+#include "model/onnx/graph.hpp"
+#include "support/close_to.hpp"
+#include "support/onnx_builder.hpp"
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
+
+#include <cmath>
+
+namespace {
+
+using lumos::onnx::Graph;
+using lumos::testing::close_to;
+using lumos::testing::OnnxBuilder;
+
+constexpr int64_t kChannels = 4;
+
+std::vector<float> wave(size_t n, float phase, float scale, float offset = 0) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = offset + scale * std::sin(1.3f * i + phase);
+  return v;
+}
+
+at::Tensor tensor(const std::vector<float>& values, std::vector<int64_t> shape) {
+  return at::tensor(values).view(shape);
+}
+
+const auto kWeight = wave(kChannels * 3 * 3 * 3, 0.2f, 0.4f);
+const auto kBias = wave(kChannels, 0.7f, 0.3f);
+const auto kScale = wave(kChannels, 1.1f, 0.5f, 1.0f);
+const auto kShift = wave(kChannels, 2.3f, 0.2f);
+const auto kMean = wave(kChannels, 0.4f, 0.3f);
+const auto kVariance = wave(kChannels, 1.9f, 0.4f, 0.6f);
+constexpr float kEpsilon = 1e-3f;
+
+struct Variant {
+  bool conv_is_an_output = false;  // the Conv's output is read besides the normalization
+  bool training = false;           // training_mode = 1
+  bool weight_is_input = false;    // the Conv's weight is fed, not a constant
+};
+
+// x [N, 3, 6, 6] -> Conv(pads 1) -> BatchNormalization -> Relu -> "out".
+Graph conv_norm_relu(const Variant& v = {}) {
+  OnnxBuilder b(15);
+  b.input("x", {-1, 3, 6, 6});
+  if (v.weight_is_input) {
+    b.input("w", {kChannels, 3, 3, 3});
+  } else {
+    b.initializer("w", {kChannels, 3, 3, 3}, kWeight);
+  }
+  b.initializer("b", {kChannels}, kBias);
+  for (const auto& [name, values] : {std::pair{"scale", kScale}, {"shift", kShift}, {"mean", kMean}, {"var", kVariance}}) {
+    b.initializer(name, {kChannels}, values);
+  }
+  OnnxBuilder::set_ints(b.node("Conv", {"x", "w", "b"}, {"conv"}, "conv"), "pads", {1, 1, 1, 1});
+  auto& norm = b.node("BatchNormalization", {"conv", "scale", "shift", "mean", "var"}, {"norm"}, "norm");
+  auto* epsilon = norm.add_attribute();
+  epsilon->set_name("epsilon");
+  epsilon->set_type(::onnx::AttributeProto::FLOAT);
+  epsilon->set_f(kEpsilon);
+  if (v.training) {
+    auto* mode = norm.add_attribute();
+    mode->set_name("training_mode");
+    mode->set_type(::onnx::AttributeProto::INT);
+    mode->set_i(1);
+  }
+  b.node("Relu", {"norm"}, {"out"}, "relu");
+  b.output("out", {-1, kChannels, 6, 6});
+  if (v.conv_is_an_output) b.output("conv", {-1, kChannels, 6, 6});
+  return Graph(b.proto(), "");
+}
+
+at::Tensor images() { return at::sin(at::arange(2 * 3 * 6 * 6, at::kFloat).mul(0.41)).view({2, 3, 6, 6}); }
+
+at::Tensor conv_reference(const at::Tensor& x) {
+  return at::conv2d(x, tensor(kWeight, {kChannels, 3, 3, 3}), tensor(kBias, {kChannels}), 1, 1);
+}
+
+at::Tensor reference(const at::Tensor& conv) {
+  return at::relu(at::batch_norm(conv, at::tensor(kScale), at::tensor(kShift), at::tensor(kMean),
+                                 at::tensor(kVariance), false, 0, kEpsilon, false));
+}
+
+}  // namespace
+
+TEST(InferencePlan, FoldsTheBatchNormIntoTheConvForInferenceRunsOnly) {
+  const auto graph = conv_norm_relu();
+  EXPECT_EQ(graph.folded_batch_norms(), 1);
+  const auto x = images();
+  const auto expected = reference(conv_reference(x));
+  const int out = graph.slot("out");
+  const int conv = graph.slot("conv");
+
+  at::Tensor folded;
+  {
+    c10::InferenceMode inference;
+    folded = graph.run({x}, {out}).front();
+  }
+  EXPECT_TRUE(close_to("folded", folded, expected, 1e-6));
+
+  // Autograd runs the graph as written: the gradient reaches the Conv's output.
+  const auto leaf = x.clone().requires_grad_(true);
+  at::Tensor conv_value;
+  const auto plain = graph.run({leaf}, {out}, [&](int slot, at::Tensor& value) {
+    if (slot == conv) conv_value = value;
+  }).front();
+  EXPECT_TRUE(at::equal(plain.detach(), expected));
+  ASSERT_TRUE(conv_value.defined());
+  EXPECT_TRUE(at::equal(conv_value.detach(), conv_reference(x)));
+
+  c10::InferenceMode inference;
+  // The folded Conv's output asked for, or given, or watched: the graph as written.
+  EXPECT_TRUE(at::equal(graph.run({x}, {conv}).front(), conv_reference(x)));
+  const auto given = at::full({2, kChannels, 6, 6}, 0.5f);
+  EXPECT_TRUE(at::equal(graph.run({x}, {out}, {}, {{conv, given}}).front(), reference(given)));
+  int seen = 0;
+  graph.run({x}, {out}, [&](int slot, at::Tensor&) { seen += slot == conv; });
+  EXPECT_EQ(seen, 1);
+}
+
+TEST(InferencePlan, LeavesBatchNormsThatCannotBeFolded) {
+  Variant read_twice, training, fed_weight;
+  read_twice.conv_is_an_output = true;
+  training.training = true;
+  fed_weight.weight_is_input = true;
+  EXPECT_EQ(conv_norm_relu(read_twice).folded_batch_norms(), 0);
+  EXPECT_EQ(conv_norm_relu(training).folded_batch_norms(), 0);
+  EXPECT_EQ(conv_norm_relu(fed_weight).folded_batch_norms(), 0);
+  const auto graph = conv_norm_relu(read_twice);
+  c10::InferenceMode inference;
+  const auto both = graph.run({images()}, {graph.slot("out"), graph.slot("conv")});
+  EXPECT_TRUE(at::equal(both[0], reference(conv_reference(images()))));
+  EXPECT_TRUE(at::equal(both[1], conv_reference(images())));
+}
