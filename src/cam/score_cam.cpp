@@ -41,7 +41,7 @@ CamFormula score_cam() {
       }));
     }
     return channel_weighted(at::softmax(at::stack(scores), 1), c.activations);
-  }};
+  }, /*always_project=*/false, /*derivatives=*/0};
 }
 
 }  // namespace lumos::cam

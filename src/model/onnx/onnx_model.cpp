@@ -85,6 +85,7 @@ OnnxModel::OnnxModel(const std::string& path, const LoadOptions& options) : path
 
   const int output = graph_.slot(graph_.outputs().front().name);
   const bool ends_in_softmax = graph_.producer_op(output) == "Softmax";
+  score_kind_ = options.score;
   if (options.score == Score::logits && ends_in_softmax) {
     score_slot_ = graph_.producer_input(output);
     score_description_ = "logits (the input of the model's final Softmax)";

@@ -20,6 +20,7 @@ class OnnxModel final : public Model {
   Trace trace(const at::Tensor& batch, const std::vector<std::string>& capture, bool grad) override;
   at::Tensor scores_given(const at::Tensor& batch, const std::string& layer, const at::Tensor& value) override;
   std::string score_description() const override { return score_description_; }
+  Score score_kind() const override { return score_kind_; }
   const std::map<std::string, std::string>& metadata() const override { return graph_.metadata(); }
 
  private:
@@ -32,6 +33,7 @@ class OnnxModel final : public Model {
   int score_slot_ = -1;
   bool apply_softmax_ = false;  // probability wanted from a model without a Softmax
   std::string score_description_;
+  Score score_kind_ = Score::logits;
   std::optional<std::vector<LayerInfo>> layers_;
 };
 
