@@ -180,6 +180,14 @@ at::Tensor score_perturbations(const LayerContext& context, int64_t image, int64
 
 at::Tensor image_of(const LayerContext& context, int64_t image) { return context.batch.slice(0, image, image + 1); }
 
+Layout checked_layer_layout(Model& model, const std::string& layer) {
+  const auto& all = model.layers();
+  const auto info = std::find_if(all.begin(), all.end(), [&](const LayerInfo& l) { return l.name == layer; });
+  if (info == all.end()) return Layout::NCHW;
+  if (info->shape.size() != 4) throw InputError(not_4d_message(layer, info->shape));
+  return info->layout;
+}
+
 }  // namespace cam
 
 CamExplainer::CamExplainer(Model& model, std::vector<CamMethod> methods, CamOptions options)
@@ -198,12 +206,7 @@ CamExplainer::CamExplainer(Model& model, std::vector<CamMethod> methods, CamOpti
   } else {
     for (const auto& name : options_.layers) layers_.push_back(model_.resolve_layer(name));
   }
-  const auto& all = model_.layers();
-  for (const auto& layer : layers_) {
-    const auto info = std::find_if(all.begin(), all.end(), [&](const LayerInfo& l) { return l.name == layer; });
-    if (info != all.end() && info->shape.size() != 4) throw InputError(not_4d_message(layer, info->shape));
-    layouts_.push_back(info != all.end() ? info->layout : Layout::NCHW);
-  }
+  for (const auto& layer : layers_) layouts_.push_back(cam::checked_layer_layout(model_, layer));
 }
 
 namespace cam {

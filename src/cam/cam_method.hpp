@@ -87,6 +87,10 @@ Capture capture_layers(Model& model, const at::Tensor& batch, const std::vector<
                        const std::vector<Layout>& layouts, const std::vector<Target>& targets,
                        const std::vector<std::string>& labels, int derivatives, Explained explained);
 
+// The layout of target layer `layer` (a value name) inside the model. Throws InputError when
+// the layer is known not to be 4-D.
+Layout checked_layer_layout(Model& model, const std::string& layer);
+
 // Shared helpers for the formulas (cam_base.cpp).
 
 // weights [N, C] broadcast over the activations [N, C, h, w].
