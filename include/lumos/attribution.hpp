@@ -58,6 +58,8 @@ struct AttributionMap {
   // delta (with a noise tunnel, the largest in magnitude over the noisy samples). KernelSHAP:
   // sum(values over segments) - (score(image) - score(baseline)), 0 up to rounding.
   std::optional<double> convergence_delta;
+  // KernelSHAP: the Shapley value of each segment (index = segment label); empty otherwise.
+  std::vector<double> segment_values;
   bool empty = false;   // the map is zero everywhere (then `warning` says why)
   std::string warning;
 };

@@ -6,7 +6,6 @@
 #include "lumos/metrics.hpp"
 
 #include <ATen/ATen.h>
-#include <ATen/ExpandUtils.h>
 
 #include <sstream>
 
@@ -46,8 +45,12 @@ at::Tensor Baseline::of(const at::Tensor& batch, Layout layout) const {
     case Kind::blurred: return rise_blur(batch, layout, blur_size, blur_sigma);
     case Kind::given: {
       const auto image = batch.sizes().slice(1);
-      if (!value.defined() || value.dim() > static_cast<int64_t>(image.size()) ||
-          at::infer_size(value.sizes(), image) != image.vec()) {
+      bool broadcasts = value.defined() && value.dim() <= static_cast<int64_t>(image.size());
+      for (int64_t d = 1; broadcasts && d <= value.dim(); ++d) {
+        const int64_t size = value.size(-d);
+        broadcasts = size == 1 || size == image[image.size() - d];
+      }
+      if (!broadcasts) {
         throw InputError("the baseline of shape " + (value.defined() ? shape_string(value.sizes()) : "?") +
                          " does not broadcast to one image of shape " + shape_string(image) + " (" +
                          to_string(layout) + ")");

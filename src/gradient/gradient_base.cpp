@@ -266,7 +266,6 @@ std::vector<AttributionExplanation> GradientExplainer::explain(const at::Tensor&
     target_scores = scores.gather(1, at::tensor(classes, at::kLong).unsqueeze(1)).squeeze(1).to(at::kFloat);
   }
 
-  auto generator = at::make_generator<at::CPUGeneratorImpl>(options_.seed);
   std::vector<at::Tensor> values(methods_.size()), deltas(methods_.size());
   for (size_t m = 0; m < methods_.size(); ++m) {
     const auto method = methods_[m];
@@ -290,6 +289,9 @@ std::vector<AttributionExplanation> GradientExplainer::explain(const at::Tensor&
       deltas[m] = result.deltas;
       continue;
     }
+    // Each tunnel draws from its own generator seeded alike, so SmoothGrad, SmoothGrad² and
+    // VarGrad asked together see the same noise, and each equals captum's under torch.manual_seed(seed).
+    auto generator = at::make_generator<at::CPUGeneratorImpl>(options_.seed);
     std::vector<at::Tensor> image_values, image_deltas;
     for (int64_t i = 0; i < n; ++i) {
       passes = {0, options_.samples * formula.passes_per_input};
