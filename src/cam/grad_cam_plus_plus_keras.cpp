@@ -1,4 +1,5 @@
-// Grad-CAM++ as its authors' Keras code computes it: the first, second and third derivatives
+// Grad-CAM++ as Keras code computes it (samson6460/tf_keras_gradcamplusplus, the TF2 form of
+// the authors' formula): the first, second and third derivatives
 // of the class's softmax probability with respect to the activations by nested automatic
 // differentiation (each the gradient of the sum of the previous one, as nested GradientTapes),
 //   alpha = g2 / (2 g2 + g3 * sum_ab(A)),  zero denominators replaced by 1e-10,

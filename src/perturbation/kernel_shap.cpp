@@ -1,11 +1,12 @@
 // KernelSHAP (Lundberg & Lee 2017) over superpixels: a coalition keeps some segments of the
 // image and sets the others to the baseline. The Shapley values are the weighted least-squares
 // fit of score(coalition) - score(baseline) by the sum of the kept segments' values, under the
-// constraint that all values sum to score(image) - score(baseline). When every coalition fits in
-// the sample budget each is evaluated with the Shapley kernel's weight (M-1) / (C(M,k) k (M-k)),
-// which gives the exact Shapley values; otherwise coalition sizes are drawn with probability
-// proportional to (M-1) / (k (M-k)) and their segments uniformly (captum's KernelShap sampling),
-// each with weight 1.
+// constraint that all values sum to score(image) - score(baseline), with the Shapley kernel's
+// weight (M-1) / (C(M,k) k (M-k)) for a coalition of k segments. The coalitions are chosen as
+// shap's KernelExplainer chooses them: all of them when they fit in the budget (then the values
+// are exact); otherwise every coalition of the sizes k and M-k whose share of the kernel's mass
+// buys them all, smallest k first, and for the other sizes paired draws (a coalition and its
+// complement) with sizes in proportion to their mass, duplicates merged, sharing the mass left.
 #include "perturbation/perturbation_method.hpp"
 
 #include "lumos/error.hpp"
@@ -15,6 +16,7 @@
 #include <Eigen/Dense>
 
 #include <cmath>
+#include <map>
 #include <numeric>
 
 namespace lumos::perturbation {
@@ -23,10 +25,20 @@ namespace {
 struct Coalitions {
   std::vector<std::vector<uint8_t>> kept;  // [K][M]
   std::vector<double> weights;             // [K]
+
+  void add(std::vector<uint8_t> coalition, double weight) {
+    kept.push_back(std::move(coalition));
+    weights.push_back(weight);
+  }
 };
 
 double binomial(int64_t n, int64_t k) {
   return std::exp(std::lgamma(n + 1.0) - std::lgamma(k + 1.0) - std::lgamma(n - k + 1.0));
+}
+
+std::vector<uint8_t> complement(std::vector<uint8_t> coalition) {
+  for (auto& k : coalition) k = !k;
+  return coalition;
 }
 
 Coalitions every_coalition(int64_t m) {
@@ -35,33 +47,86 @@ Coalitions every_coalition(int64_t m) {
     std::vector<uint8_t> kept(m);
     int64_t size = 0;
     for (int64_t j = 0; j < m; ++j) size += kept[j] = (bits >> j) & 1;
-    all.kept.push_back(std::move(kept));
-    all.weights.push_back((m - 1) / (binomial(m, size) * size * (m - size)));
+    all.add(std::move(kept), (m - 1) / (binomial(m, size) * size * (m - size)));
   }
   return all;
 }
 
-Coalitions sampled_coalitions(int64_t m, int64_t count, uint64_t seed) {
+// Calls f with every coalition of `size` of the m segments.
+template <typename F>
+void for_each_subset(int64_t m, int64_t size, F f) {
+  std::vector<int64_t> chosen(size);
+  std::iota(chosen.begin(), chosen.end(), 0);
+  while (true) {
+    std::vector<uint8_t> kept(m, 0);
+    for (auto j : chosen) kept[j] = 1;
+    f(std::move(kept));
+    int64_t i = size - 1;
+    while (i >= 0 && chosen[i] == m - size + i) --i;
+    if (i < 0) return;
+    ++chosen[i];
+    for (int64_t j = i + 1; j < size; ++j) chosen[j] = chosen[j - 1] + 1;
+  }
+}
+
+Coalitions choose_coalitions(int64_t m, int64_t budget, uint64_t seed) {
+  if (m < 63 && (int64_t{1} << m) - 2 <= budget) return every_coalition(m);
+  const int64_t sizes = m / 2;         // sizes 1..m/2, each standing with its complement m - k
+  const int64_t paired = (m - 1) / 2;  // sizes with k < m - k
+  std::vector<double> mass(sizes + 1, 0);
+  double total = 0;
+  for (int64_t k = 1; k <= sizes; ++k) total += mass[k] = (m - 1.0) / (k * (m - k)) * (k <= paired ? 2 : 1);
+  for (auto& w : mass) w /= total;
+
+  Coalitions chosen;
+  int64_t left = budget, complete = 0;
+  double rest = 1;  // the mass of the sizes not yet complete
+  for (int64_t k = 1; k <= sizes; ++k) {
+    const double group = binomial(m, k) * (k <= paired ? 2 : 1);
+    if (group > left || left * mass[k] / rest / group < 1 - 1e-8) break;
+    for_each_subset(m, k, [&](std::vector<uint8_t> kept) {
+      if (k <= paired) chosen.add(complement(kept), mass[k] / group);
+      chosen.add(std::move(kept), mass[k] / group);
+    });
+    left -= static_cast<int64_t>(std::llround(group));
+    rest -= mass[k];
+    complete = k;
+  }
+  if (complete == sizes || left <= 0) return chosen;
+
+  // Paired draws for the other sizes: a paired size is drawn half as often, as each draw adds two.
   std::vector<double> cumulative;
   double sum = 0;
-  for (int64_t k = 1; k < m; ++k) cumulative.push_back(sum += (m - 1.0) / (k * (m - k)));
+  for (int64_t k = complete + 1; k <= sizes; ++k) cumulative.push_back(sum += mass[k] / (k <= paired ? 2 : 1));
   SplitMix64 random(seed);
-  Coalitions drawn;
-  std::vector<int64_t> order(m);
-  for (int64_t i = 0; i < count; ++i) {
-    const double u = random.unit() * sum;
-    const int64_t size = std::lower_bound(cumulative.begin(), cumulative.end(), u) - cumulative.begin() + 1;
-    std::iota(order.begin(), order.end(), 0);
+  std::map<std::vector<uint8_t>, int64_t> drawn;  // coalition -> times drawn
+  std::vector<std::vector<uint8_t>> order;        // first-drawn order, so the fit sees the same rows every time
+  std::vector<int64_t> segment(m);
+  int64_t draws = 0;
+  auto add = [&](std::vector<uint8_t> kept) {
+    ++draws;
+    auto [it, fresh] = drawn.emplace(std::move(kept), 0);
+    if (fresh) order.push_back(it->first);
+    ++it->second;
+  };
+  for (int64_t attempt = 0; static_cast<int64_t>(order.size()) < left && attempt < 100 * budget; ++attempt) {
+    const auto at = std::lower_bound(cumulative.begin(), cumulative.end(), random.unit() * sum);
+    const int64_t size = complete + 1 + (at - cumulative.begin());
+    std::iota(segment.begin(), segment.end(), 0);
     std::vector<uint8_t> kept(m, 0);
     for (int64_t j = 0; j < size; ++j) {  // the first `size` of a partial Fisher-Yates shuffle
       const auto pick = j + static_cast<int64_t>(random.unit() * static_cast<double>(m - j));
-      std::swap(order[j], order[pick]);
-      kept[order[j]] = 1;
+      std::swap(segment[j], segment[pick]);
+      kept[segment[j]] = 1;
     }
-    drawn.kept.push_back(std::move(kept));
-    drawn.weights.push_back(1);
+    if (size <= paired && static_cast<int64_t>(order.size()) + 1 < left) add(complement(kept));
+    add(std::move(kept));
   }
-  return drawn;
+  for (auto& kept : order) {
+    const double weight = rest * static_cast<double>(drawn[kept]) / static_cast<double>(draws);
+    chosen.add(std::move(kept), weight);
+  }
+  return chosen;
 }
 
 }  // namespace
@@ -69,8 +134,7 @@ Coalitions sampled_coalitions(int64_t m, int64_t count, uint64_t seed) {
 Attributed kernel_shap(const ImageContext& c) {
   const auto& segments = *c.segments;
   const int64_t m = segments.count;
-  const bool exact = m < 63 && (int64_t{1} << m) <= c.options.shap_samples;
-  const auto coalitions = exact ? every_coalition(m) : sampled_coalitions(m, c.options.shap_samples - 2, c.options.seed);
+  const auto coalitions = choose_coalitions(m, c.options.shap_samples - 2, c.options.seed);
   const int64_t count = static_cast<int64_t>(coalitions.kept.size());
 
   const cv::Mat& labels_mat = segments.labels;
