@@ -5,6 +5,8 @@
 // value is the sum of W[i,t] (a_i - baseline_i's activation) over its pixels.
 #include "lumos/error.hpp"
 #include "lumos/gradient.hpp"
+#include "lumos/image.hpp"
+#include "lumos/metrics.hpp"
 #include "lumos/perturbation.hpp"
 #include "support/error_of.hpp"
 #include "support/onnx_builder.hpp"
@@ -398,4 +400,17 @@ TEST(Perturbation, ProgressCancelNamesAndErrors) {
   stride.stride_width = 17;
   EXPECT_THROW(PerturbationExplainer(*model, {PerturbationMethod::occlusion}, stride), lumos::InputError);
   EXPECT_THROW(PerturbationExplainer(*model, {}), lumos::InputError);
+}
+
+TEST(Baseline, ZeroBlackBlurredAndGiven) {
+  const auto x = images();
+  const auto black = lumos::Baseline::black(lumos::Model::load(tiny_model())->input(), lumos::Preprocess::named("imagenet"));
+  const auto expected = (at::zeros({3}) - at::tensor({0.485f, 0.456f, 0.406f})) / at::tensor({0.229f, 0.224f, 0.225f});
+  expect_near(black.of(x, lumos::Layout::NCHW)[1].select(2, 4).select(1, 2), expected, 1e-6, "black");
+  expect_near(lumos::Baseline::zero().of(x, lumos::Layout::NCHW), at::zeros_like(x), 0, "zero");
+  expect_near(lumos::Baseline::blurred().of(x, lumos::Layout::NCHW), lumos::rise_blur(x, lumos::Layout::NCHW), 0, "blurred");
+  EXPECT_EQ(lumos::Baseline::blurred(5, 2).describe(), "blurred (5 px, sigma 2)");
+  expect_near(lumos::Baseline::given(at::ones({3, 1, 1})).of(x, lumos::Layout::NCHW), at::ones_like(x), 0, "given");
+  EXPECT_THROW(lumos::Baseline::blurred(4, 1), lumos::InputError);
+  EXPECT_THROW(lumos::Baseline::given(at::ones({3, 2, 2})).of(x, lumos::Layout::NCHW), lumos::InputError);
 }
