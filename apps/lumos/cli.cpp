@@ -2,15 +2,14 @@
 
 #include "lumos/error.hpp"
 #include "lumos/image.hpp"
+#include "lumos/method_family.hpp"
 
 #include <c10/util/Exception.h>
 #include <opencv2/core.hpp>
 
-#include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <new>
+#include <optional>
 #include <sstream>
 
 namespace lumos::cli {
@@ -92,7 +91,6 @@ std::unique_ptr<Model> ModelOptions::load() const {
 
 Preprocess choose_preprocess(const std::string& name, const std::vector<float>& mean, const std::vector<float>& stdev,
                               const Model& model) {
-  Preprocess preprocess;
   if (!mean.empty() || !stdev.empty()) {
     if (mean.empty() || stdev.empty()) {
       throw UsageError("--mean and --std go together — give both, in [0,1] units, "
@@ -102,39 +100,23 @@ Preprocess choose_preprocess(const std::string& name, const std::vector<float>& 
       throw UsageError("--preprocess and --mean/--std were both given — give one of them");
     }
     try {
-      preprocess = Preprocess::mean_std(mean, stdev);
+      return Preprocess::mean_std(mean, stdev);
     } catch (const InputError& e) {
       throw UsageError(std::string("--mean/--std: ") + e.what());
     }
-  } else if (!name.empty()) {
+  }
+  if (!name.empty()) {
     try {
-      preprocess = Preprocess::named(name);
+      return Preprocess::named(name);
     } catch (const InputError& e) {
       throw UsageError(std::string("--preprocess: ") + e.what());
     }
-  } else if (auto it = model.metadata().find("preprocess"); it != model.metadata().end()) {
-    try {
-      preprocess = Preprocess::named(it->second);
-    } catch (const InputError& e) {
-      throw ModelError(std::string("the model's metadata asks for ") + e.what() + "; give --preprocess");
-    }
-  } else {
-    preprocess = Preprocess::named("imagenet");
   }
-  return preprocess;
-}
-
-std::vector<std::string> read_labels(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) throw InputError("cannot open labels file '" + path + "' — check the path (one label per line)");
-  std::vector<std::string> labels;
-  for (std::string line; std::getline(file, line);) {
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
-    labels.push_back(line);
+  try {
+    return default_preprocess(model);
+  } catch (const ModelError& e) {
+    throw ModelError(std::string(e.what()) + "; give --preprocess");
   }
-  while (!labels.empty() && labels.back().empty()) labels.pop_back();
-  if (labels.empty()) throw InputError("labels file '" + path + "' is empty — give one class name per line");
-  return labels;
 }
 
 std::vector<std::string> split_commas(const std::string& text) {
@@ -144,24 +126,12 @@ std::vector<std::string> split_commas(const std::string& text) {
   return parts;
 }
 
-std::vector<MethodChoice> parse_methods(const std::vector<std::string>& names) {
-  std::vector<MethodChoice> methods;
-  for (const auto& name : names) {
-    MethodChoice choice{"lime", std::nullopt};
-    if (name != "lime") {
-      try {
-        choice.cam = parse_cam_method(name);
-      } catch (const InputError& e) {
-        throw UsageError(std::string("--method: ") + e.what() + ", or lime");
-      }
-      choice.name = to_string(*choice.cam);
-    }
-    for (const auto& earlier : methods) {
-      if (earlier.name == choice.name) throw UsageError("--method lists " + choice.name + " twice");
-    }
-    methods.push_back(choice);
+std::vector<std::string> parse_methods(const std::vector<std::string>& names) {
+  try {
+    return resolve_methods(names);
+  } catch (const InputError& e) {
+    throw UsageError(std::string("--method: ") + e.what());
   }
-  return methods;
 }
 
 void InputOptions::add_to(CLI::App& command) {
@@ -202,42 +172,8 @@ cv::Size InputOptions::size_for(const Model& model) const {
   }
 }
 
-std::vector<std::string> InputOptions::labels_for(const Model& model) const {
-  if (!labels.empty()) return read_labels(labels);
-  if (auto it = model.metadata().find("labels"); it != model.metadata().end()) return split_commas(it->second);
-  return {};
-}
-
-void InputOptions::check_labels(const std::vector<std::string>& names, int64_t classes, const Model& model) const {
-  if (names.empty() || static_cast<int64_t>(names.size()) == classes) return;
-  const std::string source = labels.empty() ? "the model's metadata" : "labels file '" + labels + "'";
-  throw InputError(source + " has " + std::to_string(names.size()) + " labels but the model scores " +
-                   std::to_string(classes) + " classes — give one label per class, one per line");
-}
-
-std::vector<std::string> collect_images(const std::vector<std::string>& inputs) {
-  namespace fs = std::filesystem;
-  static const std::vector<std::string> extensions{".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"};
-  auto is_image = [](const fs::path& path) {
-    std::string ext = path.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-    return std::find(extensions.begin(), extensions.end(), ext) != extensions.end();
-  };
-  std::vector<std::string> files;
-  for (const auto& input : inputs) {
-    if (!fs::is_directory(input)) {
-      files.push_back(input);  // a missing or unreadable file is reported when it is loaded
-      continue;
-    }
-    std::vector<std::string> found;
-    for (const auto& entry : fs::directory_iterator(input)) {
-      if (entry.is_regular_file() && is_image(entry.path())) found.push_back(entry.path().string());
-    }
-    if (found.empty()) throw InputError("no image files in folder '" + input + "' — give image files or a folder of them");
-    std::sort(found.begin(), found.end());
-    files.insert(files.end(), found.begin(), found.end());
-  }
-  return files;
+ClassLabels InputOptions::labels_for(const Model& model) const {
+  return labels.empty() ? ClassLabels::of_model(model) : ClassLabels::read(labels);
 }
 
 }  // namespace lumos::cli

@@ -1,14 +1,13 @@
 // What the lumos subcommands share: exit codes, error lines, model and label options.
 #pragma once
 
-#include "lumos/cam.hpp"
 #include "lumos/image.hpp"
+#include "lumos/labels.hpp"
 #include "lumos/model.hpp"
 
 #include <CLI/CLI.hpp>
 
 #include <memory>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -56,18 +55,10 @@ struct ModelOptions {
 Preprocess choose_preprocess(const std::string& name, const std::vector<float>& mean, const std::vector<float>& stdev,
                              const Model& model);
 
-// Class names, one per line (trailing blank lines ignored); throws InputError.
-std::vector<std::string> read_labels(const std::string& path);
-
 std::vector<std::string> split_commas(const std::string& text);
 
-// One entry of --method: a CAM method, or LIME when `cam` is empty.
-struct MethodChoice {
-  std::string name;
-  std::optional<CamMethod> cam;
-};
-// --method's names in the order given; throws UsageError naming an unknown or repeated one.
-std::vector<MethodChoice> parse_methods(const std::vector<std::string>& names);
+// --method's names, canonical, in the order given; throws UsageError naming an unknown or repeated one.
+std::vector<std::string> parse_methods(const std::vector<std::string>& names);
 
 // How images become model inputs and how classes are named: the flags predict and
 // explain share.
@@ -83,13 +74,7 @@ struct InputOptions {
   // Throws InputError (naming --size) when the model's size is not fixed and none is given.
   cv::Size size_for(const Model& model) const;
   // From --labels, else the model's "labels" metadata, else none.
-  std::vector<std::string> labels_for(const Model& model) const;
-  // Throws InputError unless `labels` is empty or has one name per class.
-  void check_labels(const std::vector<std::string>& labels, int64_t classes, const Model& model) const;
+  ClassLabels labels_for(const Model& model) const;
 };
-
-// Image files named directly, and the image files (by extension) inside named folders,
-// sorted; throws InputError for a path that does not exist or a folder with no images.
-std::vector<std::string> collect_images(const std::vector<std::string>& inputs);
 
 }  // namespace lumos::cli

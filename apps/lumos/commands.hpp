@@ -48,6 +48,7 @@ struct ExplainOptions {
   int lime_features = 5;
   std::string lime_hide = "0";  // the seed's hide_color=0
   uint64_t seed = 0;
+  std::vector<std::string> method_options;  // KEY=VALUE
 };
 CLI::App* add_explain_command(CLI::App& app, ExplainOptions& options);
 int run_explain(const ExplainOptions& options);

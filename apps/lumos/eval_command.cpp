@@ -4,8 +4,7 @@
 #include "progress.hpp"
 #include "lumos/cam.hpp"
 #include "lumos/error.hpp"
-#include "lumos/image.hpp"
-#include "lumos/lime.hpp"
+#include "lumos/explain.hpp"
 #include "lumos/metrics.hpp"
 
 #include <ATen/ATen.h>
@@ -53,10 +52,10 @@ std::vector<std::string> split(const std::string& text, char separator) {
 }
 
 // Every CAM method when --method is not given.
-std::vector<MethodChoice> methods_to_evaluate(const std::vector<std::string>& names) {
+std::vector<std::string> methods_to_evaluate(const std::vector<std::string>& names) {
   if (!names.empty()) return parse_methods(names);
-  std::vector<MethodChoice> methods;
-  for (auto method : all_cam_methods()) methods.push_back({to_string(method), method});
+  std::vector<std::string> methods;
+  for (auto method : all_cam_methods()) methods.push_back(to_string(method));
   return methods;
 }
 
@@ -123,7 +122,7 @@ std::vector<Item> list_items(const EvalOptions& options) {
   }
   std::vector<Item> items;
   if (one_dir) {
-    for (const auto& file : collect_images(options.inputs)) {
+    for (const auto& file : image_files(options.inputs)) {
       items.push_back({fs::path(file).filename().string(), file, std::nullopt, {}});
     }
   } else {
@@ -132,50 +131,41 @@ std::vector<Item> list_items(const EvalOptions& options) {
   return items;
 }
 
-// The LIME map of one image (positive_weight_map).
-at::Tensor lime_map(const Image& image, int64_t target, const Classifier& classifier, const EvalOptions& options) {
-  LimeOptions lime;
-  lime.num_samples = options.lime_samples;
-  lime.batch_size = options.batch;
-  lime.top_labels = 0;
-  lime.labels = {target};
-  lime.seed = options.seed;
-  const auto explanation = explain_lime(image.pixels(), classifier, lime);
-  const cv::Mat map = positive_weight_map(explanation.segments, explanation.of(target));
-  return at::from_blob(map.data, {map.rows, map.cols}, at::kFloat).clone();
-}
-
-// Maps [n, H, W] of every method, in method order.
-std::vector<at::Tensor> explain(Model& model, const std::vector<MethodChoice>& methods, const at::Tensor& batch,
-                                const std::vector<Image>& images, const std::vector<int64_t>& targets,
-                                const Preprocess& preprocess, cv::Size size, const EvalOptions& options) {
-  std::vector<CamMethod> cam_methods;
-  for (const auto& method : methods) {
-    if (method.cam) cam_methods.push_back(*method.cam);
-  }
-  std::vector<CamExplanation> cams;
-  if (!cam_methods.empty()) {
-    CamOptions cam_options;
-    cam_options.layers = options.layers;
-    cam_options.perturbation_batch = options.batch;
-    std::vector<Target> cam_targets;
-    for (auto t : targets) cam_targets.push_back(Target::class_index(t));
-    cams = CamExplainer(model, cam_methods, cam_options).explain(batch, cam_targets);
-  }
+// Maps [n, H, W] of every method, in method order, from the explain pipeline: each image's
+// target class; LIME as lime's defaults have it (segment-mean hiding), at the model's input size.
+struct Explained {
+  std::vector<int64_t> targets;  // the class explained in each image
   std::vector<at::Tensor> maps;
-  size_t cam_index = 0;
-  for (const auto& method : methods) {
-    std::vector<at::Tensor> per_image;
-    if (method.cam) {
-      for (const auto& explanation : cams) per_image.push_back(explanation.maps[cam_index].map);
-      ++cam_index;
-    } else {
-      const auto classifier = model_classifier(model, preprocess, size);
-      for (size_t i = 0; i < images.size(); ++i) per_image.push_back(lime_map(images[i], targets[i], classifier, options));
-    }
-    maps.push_back(at::stack(per_image).to(at::kFloat));
+};
+
+Explained explain(Model& model, const std::vector<std::string>& methods, const std::vector<Image>& images,
+                  const std::vector<Target>& targets, const Preprocess& preprocess, cv::Size size,
+                  const EvalOptions& options) {
+  ExplainRequest request;
+  request.methods = methods;
+  request.layers = options.layers;
+  request.preprocess = preprocess;
+  request.input_size = size;
+  request.batch_size = options.batch;
+  request.perturbation_batch = options.batch;
+  request.seed = options.seed;
+  request.lime.samples = options.lime_samples;
+  request.lime.hide = HideColor::segment_mean();
+  request.lime.min_side = 0;
+  std::vector<ImageInput> inputs;
+  for (size_t i = 0; i < images.size(); ++i) {
+    inputs.push_back(ImageInput::decoded(images[i]));
+    inputs.back().targets = {targets[i]};
   }
-  return maps;
+  const auto results = ExplainPipeline(model, request).run(inputs);
+  Explained out;
+  for (const auto& result : results) out.targets.push_back(result.targets.at(0).class_index);
+  for (size_t m = 0; m < methods.size(); ++m) {
+    std::vector<at::Tensor> per_image;
+    for (const auto& result : results) per_image.push_back(result.targets.at(0).methods.at(m).map);
+    out.maps.push_back(at::stack(per_image).to(at::kFloat));
+  }
+  return out;
 }
 
 at::Tensor region_of(const Item& item, const Image& image, cv::Size size) {
@@ -236,7 +226,7 @@ std::string cell(const nlohmann::json& summary, const char* key, double scale, i
   return out.str();
 }
 
-void print_table(const std::vector<MethodChoice>& methods, const std::vector<nlohmann::json>& summaries) {
+void print_table(const std::vector<std::string>& methods, const std::vector<nlohmann::json>& summaries) {
   const std::vector<std::pair<std::string, std::string>> columns{
       {"pointing_game", "pointing %"}, {"energy_in_box", "energy %"},       {"deletion_auc", "deletion"},
       {"insertion_auc", "insertion"},  {"average_drop", "avg drop %"},      {"increase_in_confidence", "increase %"},
@@ -245,7 +235,7 @@ void print_table(const std::vector<MethodChoice>& methods, const std::vector<nlo
   for (const auto& column : columns) std::cout << std::right << std::setw(12) << column.second;
   std::cout << "\n";
   for (size_t m = 0; m < methods.size(); ++m) {
-    std::cout << std::left << std::setw(12) << methods[m].name;
+    std::cout << std::left << std::setw(12) << methods[m];
     for (const auto& [key, title] : columns) {
       const bool percent = key == "pointing_game" || key == "energy_in_box";
       const bool auc_like = key == "deletion_auc" || key == "insertion_auc" || key == "rank_correlation";
@@ -340,19 +330,20 @@ int run_eval(const EvalOptions& options) {
     std::vector<Image> images;
     for (size_t i = first; i < end; ++i) images.push_back(resize(Image::load(items[i].path), size, preprocess.fit));
     const at::Tensor batch = make_batch(images, input, preprocess, size);
-    std::vector<int64_t> targets;
-    if (truth) {
-      for (size_t i = first; i < end; ++i) targets.push_back(*items[i].truth);
-    } else {
-      const at::Tensor top = model->scores(batch).argmax(1);
-      for (int64_t i = 0; i < top.size(0); ++i) targets.push_back(top[i].item<int64_t>());
-    }
-    const auto maps = explain(*model, methods, batch, images, targets, preprocess, size, options);
+    std::vector<Target> wanted;
+    for (size_t i = first; i < end; ++i) wanted.push_back(truth ? Target::class_index(*items[i].truth) : Target::top(1));
+    const auto explained = explain(*model, methods, images, wanted, preprocess, size, options);
+    const auto& targets = explained.targets;
+    const auto& maps = explained.maps;
     std::vector<at::Tensor> random_maps;
-    if (sanity_model) random_maps = explain(*sanity_model, methods, batch, images, targets, preprocess, size, options);
+    if (sanity_model) {
+      std::vector<Target> same;
+      for (int64_t c : targets) same.push_back(Target::class_index(c));
+      random_maps = explain(*sanity_model, methods, images, same, preprocess, size, options).maps;
+    }
 
     for (size_t m = 0; m < methods.size(); ++m) {
-      method_name = methods[m].name;
+      method_name = methods[m];
       const auto deletion = deletion_curves(*model, batch, maps[m], targets, causal, metric_options);
       const auto insertion = insertion_curves(*model, batch, maps[m], targets, causal, metric_options);
       const auto changes = confidence_changes(*model, batch, maps[m], targets, metric_options);
@@ -411,7 +402,7 @@ int run_eval(const EvalOptions& options) {
         }
         entry["per_image"].push_back(row);
       }
-      out["methods"][methods[m].name] = entry;
+      out["methods"][methods[m]] = entry;
     }
     std::ofstream file(options.json);
     if (!(file << out.dump(2) << "\n")) throw Error("cannot write '" + options.json + "' — check the directory");

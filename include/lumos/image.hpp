@@ -69,10 +69,19 @@ struct Preprocess {
   static const std::vector<std::string>& names();
 };
 
+// The preset the model's "preprocess" metadata names, else imagenet. Throws ModelError when
+// the metadata names no preset.
+Preprocess default_preprocess(const Model& model);
+
 // The height x width images are resized to: the model's own, or `requested` for a
 // model whose input size is not fixed. Throws InputError if neither gives one, or if
 // `requested` contradicts the model's fixed size.
 cv::Size model_input_size(const InputSpec& input, std::optional<cv::Size> requested = std::nullopt);
+
+// The image files among `paths`: files as named (a missing or unreadable one is reported
+// when it is loaded) and, for each folder, its image files by extension, sorted. Throws
+// InputError for a folder without image files.
+std::vector<std::string> image_files(const std::vector<std::string>& paths);
 
 // Resizes (bilinear, as cv::resize INTER_LINEAR) to `size` as `fit` says.
 Image resize(const Image& image, cv::Size size, Fit fit = Fit::stretch);

@@ -71,6 +71,8 @@ struct HideColor {
   static HideColor segment_mean() { return {}; }
   static HideColor constant(double v) { return {Kind::constant, cv::Scalar::all(v), 0}; }
   static HideColor blurred(double sigma) { return {Kind::blur, cv::Scalar(), sigma}; }
+  // "mean", "blur" (sigma 10) or a grey level 0-255. Throws InputError naming the choices.
+  static HideColor parse(const std::string& text);
 };
 
 // num_samples × num_segments of seeded Bernoulli(½) 0/1 (uint8); row 0 is all ones.
@@ -148,6 +150,10 @@ struct ImageAndMask {
 
 // ImageExplanation.get_image_and_mask.
 ImageAndMask image_and_mask(const LimeExplanation& explanation, int64_t label, const MaskOptions& options = {});
+
+// Its mask alone, from the segments and one label's weights (CV_32SC1 of 1, -1 and 0).
+cv::Mat segment_mask(const Segmentation& segments, const LinearExplanation& explanation,
+                     const MaskOptions& options = {});
 
 enum class BoundaryMode { thick, inner, outer };
 

@@ -36,6 +36,23 @@ Image overlay(const Image& image, const cv::Mat& map, Colormap colormap = Colorm
 Image overlay(const Image& image, const at::Tensor& map, Colormap colormap = Colormap::jet,
               double image_weight = 0.5);
 
+// How explanations are drawn over their image (explanation_files.hpp's render_pictures).
+struct RenderOptions {
+  Colormap colormap = Colormap::jet;
+  double image_weight = 0.5;  // of the photo in heatmap overlays, as show_cam_on_image's
+  int segments_shown = 5;     // segment explanations (LIME): the best segments outlined
+};
+
+// One picture of an explanation, in memory.
+struct Picture {
+  std::string role;  // "" for a method's main picture, else what it shows: "mask", "heatmap", …
+  cv::Mat pixels;    // 8-bit RGB (CV_8UC3) or grey (CV_8UC1)
+};
+
+// The PNG file's bytes for an 8-bit RGB (CV_8UC3) or grey (CV_8UC1) picture (to send it
+// over a network, or embed it). Throws InputError for other pictures.
+std::string encode_png(const cv::Mat& pixels);
+
 // Writes an 8-bit RGB (CV_8UC3) or grey (CV_8UC1) picture as PNG, atomically: the bytes
 // go to a temporary file in the same folder, which is then renamed onto `path`, so
 // `path` never holds a half-written file. Throws lumos::Error if it cannot be written.

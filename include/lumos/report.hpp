@@ -1,6 +1,9 @@
 // The HTML report of a run: one self-contained file (pictures embedded), per image the
-// top predictions and one panel per method, side by side.
+// top predictions and one panel per method, side by side. It is made from results and the
+// files write_image_folder wrote, after the computing is done.
 #pragma once
+
+#include "lumos/explain.hpp"
 
 #include <string>
 #include <utility>
@@ -33,6 +36,13 @@ struct ReportRun {
   std::vector<std::pair<std::string, std::string>> settings;  // ("model", "face_expression.onnx"), …
   std::vector<ReportImage> images;
 };
+
+// The settings line: model, scores, methods, target, preprocess and the methods' own settings.
+std::vector<std::pair<std::string, std::string>> report_settings(const RunSummary& run);
+
+// An image's entry: `result` with the pictures write_image_folder wrote into `folder`; an image
+// that failed shows its error.
+ReportImage report_image(const ImageResult& result, const std::string& folder);
 
 // Writes the report atomically. Throws lumos::Error if a picture cannot be read or the
 // file cannot be written.

@@ -28,6 +28,8 @@ class Target {
 
   // "class 281", "label 'tabby'", "top-1".
   std::string describe() const;
+  // What Target::parse reads back: "281", "tabby", "top1".
+  std::string text() const;
 
  private:
   enum class Kind { index, label, rank };
@@ -37,6 +39,11 @@ class Target {
   int64_t number_;
   std::string name_;
 };
+
+// A comma-separated list as users write it: "topK" stands for each of the K best classes
+// (top1, …, topK), other entries are parsed by Target::parse ("top3,281,tabby"). Throws
+// InputError for an empty list or entry, or a "top" entry that is not top1, top2, ….
+std::vector<Target> parse_target_list(const std::string& text);
 
 // One target per image of a batch of n: either n targets, or one target used for every image.
 // Throws InputError for any other count.

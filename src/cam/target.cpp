@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <exception>
+#include <sstream>
 
 namespace lumos {
 
@@ -80,6 +82,44 @@ std::string Target::describe() const {
     case Kind::rank: return "top-" + std::to_string(number_);
   }
   return "";
+}
+
+namespace {
+constexpr long long kMaxTopRanks = 100000;
+}  // namespace
+
+std::string Target::text() const {
+  switch (kind_) {
+    case Kind::index: return std::to_string(number_);
+    case Kind::label: return name_;
+    case Kind::rank: return "top" + std::to_string(number_);
+  }
+  return "";
+}
+
+std::vector<Target> parse_target_list(const std::string& text) {
+  std::vector<Target> targets;
+  std::istringstream in(text);
+  for (std::string part; std::getline(in, part, ',');) {
+    if (part.size() > 3 && part.compare(0, 3, "top") == 0) {
+      size_t used = 0;
+      long long k = 0;
+      try {
+        k = std::stoll(part.substr(3), &used);
+      } catch (const std::exception&) {
+      }
+      if (used != part.size() - 3 || k < 1) throw InputError("'" + part + "' is not a rank — give top1, top2, …");
+      // Checked against the model's classes later; bounded here so that the list stays small.
+      if (k > kMaxTopRanks) {
+        throw InputError("'" + part + "' asks for more than " + std::to_string(kMaxTopRanks) + " classes — give a smaller K");
+      }
+      for (int64_t rank = 1; rank <= k; ++rank) targets.push_back(Target::top(rank));
+      continue;
+    }
+    targets.push_back(Target::parse(part));
+  }
+  if (targets.empty()) throw InputError("no target given — give top1, topK, a class index or a label");
+  return targets;
 }
 
 std::vector<int64_t> resolve_targets(const std::vector<Target>& targets, const at::Tensor& scores,

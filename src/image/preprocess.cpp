@@ -1,6 +1,7 @@
 // Resizing, normalising and batching images into the tensor a model takes.
 #include "lumos/error.hpp"
 #include "lumos/image.hpp"
+#include "util/join.hpp"
 
 #include <ATen/ATen.h>
 #include <opencv2/imgproc.hpp>
@@ -12,12 +13,6 @@ namespace lumos {
 namespace {
 
 std::string size_string(cv::Size size) { return std::to_string(size.height) + "x" + std::to_string(size.width); }
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
-  return out;
-}
 
 const std::map<std::string, Preprocess>& presets() {
   static const std::map<std::string, Preprocess> all = [] {
@@ -73,6 +68,16 @@ Preprocess Preprocess::mean_std(const std::vector<float>& mean, const std::vecto
     if (!std::isfinite(m)) throw InputError("the mean must be finite numbers");
   }
   return p;
+}
+
+Preprocess default_preprocess(const Model& model) {
+  const auto it = model.metadata().find("preprocess");
+  if (it == model.metadata().end()) return Preprocess::named("imagenet");
+  try {
+    return Preprocess::named(it->second);
+  } catch (const InputError& e) {
+    throw ModelError(std::string("the model's metadata asks for ") + e.what());
+  }
 }
 
 cv::Size model_input_size(const InputSpec& input, std::optional<cv::Size> requested) {

@@ -44,3 +44,35 @@ void write_file_atomically(const std::string& path, const std::vector<std::strin
 }
 
 }  // namespace lumos
+
+namespace lumos {
+
+StagedFolder::StagedFolder(const std::string& parent, const std::string& name) {
+  namespace fs = std::filesystem;
+  final_ = (fs::path(parent) / name).string();
+  staging_ = (fs::path(parent) / ("." + name + ".partial")).string();
+  std::error_code error;
+  fs::remove_all(staging_, error);
+  if (!error) fs::create_directories(staging_, error);
+  if (error) throw Error("cannot make the folder '" + staging_ + "': " + error.message() + "; check the output folder");
+}
+
+StagedFolder::~StagedFolder() {
+  std::error_code ignored;
+  if (!committed_) std::filesystem::remove_all(staging_, ignored);
+}
+
+std::string StagedFolder::file(const std::string& name) const {
+  return (std::filesystem::path(staging_) / name).string();
+}
+
+void StagedFolder::commit() {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  fs::remove_all(final_, error);
+  if (!error) fs::rename(staging_, final_, error);
+  if (error) throw Error("cannot move the folder '" + staging_ + "' to '" + final_ + "': " + error.message());
+  committed_ = true;
+}
+
+}  // namespace lumos

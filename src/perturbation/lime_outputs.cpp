@@ -11,11 +11,6 @@
 namespace lumos {
 namespace {
 
-// Copies the pixels of `segment` from `source` into `image`.
-void copy_segment(const cv::Mat& segments, int segment, const cv::Mat& source, cv::Mat& image) {
-  source.copyTo(image, segments == segment);
-}
-
 // The extreme label over a (2·radius+1)² or cross neighbourhood. Outside the image the
 // edge pixel repeats, which is what scipy's 'reflect' mode gives for a radius of 1.
 template <typename Pick>
@@ -42,16 +37,12 @@ const auto kMin = [](int a, int b) { return std::min(a, b); };
 
 }  // namespace
 
-ImageAndMask image_and_mask(const LimeExplanation& explanation, int64_t label, const MaskOptions& options) {
+cv::Mat segment_mask(const Segmentation& segments, const LinearExplanation& explanation, const MaskOptions& options) {
   if (options.positive_only && options.negative_only) {
     throw InputError("image_and_mask: positive_only and negative_only cannot both be true");
   }
-  const auto& weights = explanation.of(label).weights;
-  const cv::Mat& image = explanation.image;
-  const cv::Mat& segments = explanation.segments.labels;
-  ImageAndMask out;
-  out.mask = cv::Mat::zeros(segments.size(), CV_32SC1);
-  out.image = options.hide_rest ? cv::Mat::zeros(image.size(), image.type()) : image.clone();
+  const auto& weights = explanation.weights;
+  cv::Mat mask = cv::Mat::zeros(segments.labels.size(), CV_32SC1);
   const size_t limit = static_cast<size_t>(std::max(options.num_features, 0));
   if (options.positive_only || options.negative_only) {
     size_t taken = 0;
@@ -61,25 +52,33 @@ ImageAndMask image_and_mask(const LimeExplanation& explanation, int64_t label, c
                                                 : weight < 0 && std::abs(weight) > options.min_weight;
       if (!wanted) continue;
       ++taken;
-      copy_segment(segments, segment, image, out.image);
-      out.mask.setTo(1, segments == segment);
+      mask.setTo(1, segments.labels == segment);
     }
-    return out;
+    return mask;
   }
-  double brightest;
-  cv::minMaxLoc(image.reshape(1), nullptr, &brightest);
   for (size_t i = 0; i < std::min(limit, weights.size()); ++i) {
     const auto& [segment, weight] = weights[i];
     if (std::abs(weight) < options.min_weight) continue;
-    const cv::Mat in_segment = segments == segment;
-    out.mask.setTo(weight < 0 ? -1 : 1, in_segment);
-    copy_segment(segments, segment, image, out.image);
-    // Negative segments are tinted in channel 0 (red), positive ones in channel 1 (green).
-    std::vector<cv::Mat> channels;
-    cv::split(out.image, channels);
-    channels[weight < 0 ? 0 : 1].setTo(brightest, in_segment);
-    cv::merge(channels, out.image);
+    mask.setTo(weight < 0 ? -1 : 1, segments.labels == segment);
   }
+  return mask;
+}
+
+ImageAndMask image_and_mask(const LimeExplanation& explanation, int64_t label, const MaskOptions& options) {
+  const cv::Mat& image = explanation.image;
+  ImageAndMask out;
+  out.mask = segment_mask(explanation.segments, explanation.of(label), options);
+  out.image = options.hide_rest ? cv::Mat::zeros(image.size(), image.type()) : image.clone();
+  image.copyTo(out.image, out.mask != 0);
+  if (options.positive_only || options.negative_only) return out;
+  // Negative segments are tinted in channel 0 (red), positive ones in channel 1 (green).
+  double brightest;
+  cv::minMaxLoc(image.reshape(1), nullptr, &brightest);
+  std::vector<cv::Mat> channels;
+  cv::split(out.image, channels);
+  channels[0].setTo(brightest, out.mask == -1);
+  channels[1].setTo(brightest, out.mask == 1);
+  cv::merge(channels, out.image);
   return out;
 }
 

@@ -8,8 +8,22 @@
 #include <opencv2/imgproc.hpp>
 
 #include <cmath>
+#include <exception>
+#include <string>
 
 namespace lumos {
+
+HideColor HideColor::parse(const std::string& text) {
+  if (text == "mean") return segment_mean();
+  if (text == "blur") return blurred(10);
+  try {
+    size_t used = 0;
+    const double value = std::stod(text, &used);
+    if (used == text.size() && value >= 0 && value <= 255) return constant(value);
+  } catch (const std::exception&) {
+  }
+  throw InputError("'" + text + "' is not a hide colour — give a grey level 0-255, mean, or blur");
+}
 
 at::Tensor sample_matrix(int64_t num_samples, int64_t num_segments, uint64_t seed) {
   if (num_samples < 1 || num_segments < 1) {

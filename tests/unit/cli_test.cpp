@@ -5,6 +5,7 @@
 #include "lumos/npy.hpp"
 #include "lumos/runtime.hpp"
 #include "support/onnx_builder.hpp"
+#include "support/tiny_classifier.hpp"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -13,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -89,21 +92,7 @@ void expect_one_line_error(const Run& run, const std::string& part) {
   }
 }
 
-// x[N,3,H,W] -> Conv(3->4, 3x3, pad 1) -> Relu -> GlobalAveragePool -> Flatten -> Softmax: 4 classes.
-OnnxBuilder classifier(int64_t height = 8, int64_t width = 8) {
-  OnnxBuilder b;
-  b.input("x", {-1, 3, height, width}).output("prob", {-1, 4});
-  std::vector<float> w(4 * 3 * 3 * 3);
-  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>((i * 37) % 11) / 10.f - 0.45f;
-  b.initializer("w", {4, 3, 3, 3}, w);
-  b.initializer("b", {4}, {0.1f, -0.2f, 0.3f, 0.0f});
-  OnnxBuilder::set_ints(b.node("Conv", {"x", "w", "b"}, {"conv"}, "conv"), "pads", {1, 1, 1, 1});
-  b.node("Relu", {"conv"}, {"relu"}, "relu");
-  b.node("GlobalAveragePool", {"relu"}, {"pool"}, "pool");
-  b.node("Flatten", {"pool"}, {"flat"}, "flatten");
-  b.node("Softmax", {"flat"}, {"prob"}, "softmax");
-  return b;
-}
+OnnxBuilder classifier(int64_t height = 8, int64_t width = 8) { return lumos::testing::tiny_classifier(height, width); }
 
 std::string saved(const OnnxBuilder& b, const std::string& name) {
   const auto path = (work_dir() / name).string();
@@ -368,4 +357,95 @@ TEST(CliExplain, Bf16WarnsWhereTheCpuEmulatesIt) {
   EXPECT_EQ(run.exit_code, 0) << run.err;
   const bool warned = run.err.find("warning: --bf16: this CPU has no native bfloat16") != std::string::npos;
   EXPECT_EQ(warned, !lumos::cpu_has_native_bf16()) << run.err;
+}
+
+namespace {
+
+// `actual` has `expected`'s shape, strings and numbers; numbers agree to 1e-3 relative (they come
+// from float32 forwards, whose last bits depend on the CPU's kernels). Times are only checked
+// to be numbers, as they change from run to run.
+void expect_same_record(const nlohmann::json& actual, const nlohmann::json& expected, const std::string& where) {
+  if (expected.is_number()) {
+    ASSERT_TRUE(actual.is_number()) << where << ": " << actual;
+    if (where.find(".time_ms") != std::string::npos || where.find(".timings_ms.") != std::string::npos) return;
+    const double a = actual.get<double>(), e = expected.get<double>();
+    EXPECT_LE(std::abs(a - e), 1e-3 * std::max(std::abs(a), std::abs(e)) + 1e-9) << where << ": " << a << " vs " << e;
+  } else if (expected.is_object()) {
+    ASSERT_TRUE(actual.is_object()) << where << ": " << actual;
+    std::vector<std::string> actual_keys, expected_keys;
+    for (const auto& [key, value] : actual.items()) actual_keys.push_back(key);
+    for (const auto& [key, value] : expected.items()) expected_keys.push_back(key);
+    ASSERT_EQ(actual_keys, expected_keys) << where;
+    for (const auto& [key, value] : expected.items()) expect_same_record(actual[key], value, where + "." + key);
+  } else if (expected.is_array()) {
+    ASSERT_TRUE(actual.is_array()) << where << ": " << actual;
+    ASSERT_EQ(actual.size(), expected.size()) << where;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      expect_same_record(actual[i], expected[i], where + "[" + std::to_string(i) + "]");
+    }
+  } else {
+    EXPECT_EQ(actual, expected) << where;
+  }
+}
+
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+// `text` with the run of `characters` after each `prefix` replaced by "…" (std::regex recurses
+// per character and overflows the stack on an embedded picture).
+std::string blanked(std::string text, const std::string& prefix, const std::string& characters) {
+  for (size_t at = text.find(prefix); at != std::string::npos; at = text.find(prefix, at + 1)) {
+    const size_t start = at + prefix.size();
+    const size_t end = std::min(text.find_first_not_of(characters, start), text.size());
+    if (end > start) text.replace(start, end - start, "…");
+  }
+  return text;
+}
+
+}  // namespace
+
+// explain's output, pinned: every file name, every key and number of explanation.json, and the
+// report's text (pictures and times left out). tests/golden/explain_bundled/ holds what the CLI
+// wrote when the explain job moved into the library; an image given twice shows how folders are
+// named and that an image's numbers do not depend on the batch it is in.
+TEST(CliExplain, BundledOutputIsPinned) {
+  const auto out = work_dir() / "explain_pinned";
+  const std::string samples = std::string(LUMOS_SOURCE_DIR) + "/samples/faces";
+  const auto run = lumos_cli({"explain", "-i", samples, samples + "/astronaut.png", "-o", out.string(), "--method",
+                              "gradcam,gradcam++,layercam,eigencam,lime", "--format", "json,html,npy",
+                              "--lime-samples", "300"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const fs::path golden = fs::path(LUMOS_SOURCE_DIR) / "tests" / "golden" / "explain_bundled";
+
+  std::vector<std::string> files;
+  for (const auto& entry : fs::recursive_directory_iterator(out)) {
+    files.push_back(fs::relative(entry.path(), out).string());
+  }
+  std::sort(files.begin(), files.end());
+  std::string listing;
+  for (const auto& file : files) listing += file + "\n";
+  EXPECT_EQ(listing, read_all(golden / "files.txt"));
+
+  const auto expected = nlohmann::json::parse(read_all(golden / "explanation.json"));
+  for (const char* folder : {"astronaut", "astronaut_2"}) {
+    auto json = nlohmann::json::parse(read_all(out / folder / "explanation.json"));
+    ASSERT_EQ(fs::path(json["model"].get<std::string>()).filename(), "face_expression.onnx");
+    json["model"] = "<models>/face_expression.onnx";
+    json["image"] = replaced(json["image"], samples, "<samples>");
+    expect_same_record(json, expected, folder);
+  }
+
+  // The report with its pictures and times blanked, and the machine's paths replaced.
+  const std::string model_dir =
+      fs::path(nlohmann::json::parse(read_all(out / "astronaut" / "explanation.json"))["model"].get<std::string>())
+          .parent_path()
+          .string();
+  std::string report = replaced(replaced(read_all(out / "report.html"), samples, "<samples>"), model_dir, "<models>");
+  report = blanked(report, "data:image/png;base64,", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=");
+  report = blanked(report, "time ", "0123456789");
+  EXPECT_EQ(report, read_all(golden / "report.html"));
 }
