@@ -37,6 +37,9 @@ struct Baseline {
   static Baseline black(const InputSpec& input, const Preprocess& preprocess);
   // Each image blurred (the start of the insertion metric).
   static Baseline blurred(int64_t size = 11, double sigma = 5);
+  // By name: "zero", "black" or "blurred" (as names() lists them); throws InputError for another.
+  static Baseline named(const std::string& name, const InputSpec& input, const Preprocess& preprocess);
+  static const std::vector<std::string>& names();
 
   // The baseline of every image of `batch` (laid out as `layout` says), same shape and float32.
   // Throws InputError if a given value does not broadcast to one image.
@@ -60,8 +63,12 @@ struct AttributionMap {
   std::optional<double> convergence_delta;
   // KernelSHAP: the Shapley value of each segment (index = segment label); empty otherwise.
   std::vector<double> segment_values;
+  // KernelSHAP: the weighted R² of the values on its coalitions' scores (1: the model is
+  // additive over the segments there).
+  std::optional<double> r2;
   bool empty = false;   // the map is zero everywhere (then `warning` says why)
   std::string warning;
+  double time_ms = 0;   // this image's share of the method's time
 };
 
 // Everything attributed for one image.

@@ -58,6 +58,8 @@ std::string to_string(GradientAttribution attribution);
 // Also "ig", "inputxgradient", "smoothgrad2", "sg" …; case, '-', '_' and spaces do not matter.
 // Throws InputError listing the names.
 GradientAttribution parse_gradient_method(const std::string& name);
+// The other spellings parse_gradient_method takes for `attribution` ("ig", "ig+sg", …).
+std::vector<std::string> gradient_method_aliases(GradientAttribution attribution);
 // Whether `name` names a gradient attribution.
 bool is_gradient_method(const std::string& name);
 // The plain methods and SmoothGrad, SmoothGrad², VarGrad on saliency and on Integrated Gradients.

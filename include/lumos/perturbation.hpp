@@ -16,7 +16,8 @@
 //
 // Occlusion and KernelSHAP explain the model's score (the logit by default, as captum explains
 // the forward's output); RISE explains the class probability (softmax of logits), as its paper.
-// The map: the values (equal on every channel) with negatives cut to 0, divided by the largest.
+// The map: Occlusion and KernelSHAP, the values (equal on every channel) with negatives cut to 0,
+// divided by the largest; RISE, its saliency scaled from its minimum to its maximum.
 // Definitions and parity: docs/attribution.md.
 #pragma once
 

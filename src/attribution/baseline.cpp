@@ -39,6 +39,18 @@ Baseline Baseline::blurred(int64_t size, double sigma) {
   return baseline;
 }
 
+Baseline Baseline::named(const std::string& name, const InputSpec& input, const Preprocess& preprocess) {
+  if (name == "zero") return zero();
+  if (name == "black") return black(input, preprocess);
+  if (name == "blurred") return blurred();
+  throw InputError("unknown baseline '" + name + "'; choose zero, black or blurred");
+}
+
+const std::vector<std::string>& Baseline::names() {
+  static const std::vector<std::string> all = {"zero", "black", "blurred"};
+  return all;
+}
+
 at::Tensor Baseline::of(const at::Tensor& batch, Layout layout) const {
   switch (kind) {
     case Kind::zero: return at::zeros_like(batch, batch.options().dtype(at::kFloat));

@@ -3,6 +3,7 @@
 #include "gradient/gradient_method.hpp"
 
 #include "lumos/error.hpp"
+#include "util/stopwatch.hpp"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -121,6 +122,30 @@ GradientAttribution parse_gradient_method(const std::string& name) {
   attribution.method = *method;
   if (tunnel) attribution.tunnel = *tunnel;
   return attribution;
+}
+
+std::vector<std::string> gradient_method_aliases(GradientAttribution attribution) {
+  const auto spellings = [](const auto& names, auto value) {
+    std::vector<std::string> out;
+    for (const auto& [v, name] : names) {
+      if (v != value) continue;
+      out.push_back(method_key(name.name));
+      out.insert(out.end(), name.aliases.begin(), name.aliases.end());
+    }
+    return out;
+  };
+  const auto methods = spellings(method_names(), attribution.method);
+  if (attribution.tunnel == NoiseTunnel::none) return {methods.begin() + 1, methods.end()};
+  const auto tunnels = spellings(tunnel_names(), attribution.tunnel);
+  std::vector<std::string> out;
+  if (attribution.method == GradientMethod::saliency) out.assign(tunnels.begin() + 1, tunnels.end());
+  for (const auto& method : methods) {
+    for (const auto& tunnel : tunnels) out.push_back(method + "+" + tunnel);
+  }
+  // The canonical spelling itself is not an alias.
+  const auto canonical = method_key(to_string(attribution));
+  out.erase(std::remove(out.begin(), out.end(), canonical), out.end());
+  return out;
 }
 
 bool is_gradient_method(const std::string& name) {
@@ -267,8 +292,10 @@ std::vector<AttributionExplanation> GradientExplainer::explain(const at::Tensor&
   }
 
   std::vector<at::Tensor> values(methods_.size()), deltas(methods_.size());
+  std::vector<std::vector<double>> times(methods_.size());  // [method][image] ms
   for (size_t m = 0; m < methods_.size(); ++m) {
     const auto method = methods_[m];
+    const Stopwatch watch;
     const auto name = to_string(method);
     const auto formula = formula_of(method.method, options_);
     gradient::PassCounter passes;
@@ -287,6 +314,7 @@ std::vector<AttributionExplanation> GradientExplainer::explain(const at::Tensor&
       }
       values[m] = result.values;
       deltas[m] = result.deltas;
+      times[m].assign(n, watch.ms() / static_cast<double>(n));
       continue;
     }
     // Each tunnel draws from its own generator seeded alike, so SmoothGrad, SmoothGrad² and
@@ -294,6 +322,7 @@ std::vector<AttributionExplanation> GradientExplainer::explain(const at::Tensor&
     auto generator = at::make_generator<at::CPUGeneratorImpl>(options_.seed);
     std::vector<at::Tensor> image_values, image_deltas;
     for (int64_t i = 0; i < n; ++i) {
+      const Stopwatch image_watch;
       passes = {0, options_.samples * formula.passes_per_input};
       const gradient::GradientContext c{model_, options_, name, i, passes};
       const auto image = images.slice(0, i, i + 1);
@@ -304,6 +333,7 @@ std::vector<AttributionExplanation> GradientExplainer::explain(const at::Tensor&
                                                  classes[i], stdev, generator);
       image_values.push_back(result.values);
       if (result.deltas.defined()) image_deltas.push_back(result.deltas);
+      times[m].push_back(image_watch.ms());
     }
     values[m] = at::cat(image_values);
     if (!image_deltas.empty()) deltas[m] = at::cat(image_deltas);
@@ -321,6 +351,7 @@ std::vector<AttributionExplanation> GradientExplainer::explain(const at::Tensor&
       map.values = values[m][i].contiguous();
       map.map = magnitude_map(map.values, layout, options_.map_percentile).contiguous();
       if (deltas[m].defined()) map.convergence_delta = deltas[m][i].item<double>();
+      map.time_ms = times[m][i];
       map.empty = map.map.max().item<float>() == 0;
       if (map.empty) {
         map.warning = map.method + " of image " + std::to_string(i) + " (class " + std::to_string(e.target) +

@@ -129,6 +129,27 @@ Coalitions choose_coalitions(int64_t m, int64_t budget, uint64_t seed) {
   return chosen;
 }
 
+// How well the values explain the coalitions' scores, f(z) - f(baseline) against z . phi: the
+// weighted R² over the coalitions (the image and the baseline are fitted exactly).
+double weighted_r2(const Coalitions& coalitions, const at::Tensor& scores, const Eigen::VectorXd& phi) {
+  double weight = 0, mean = 0;
+  const auto y = scores.accessor<double, 1>();
+  for (size_t i = 0; i < coalitions.kept.size(); ++i) {
+    weight += coalitions.weights[i];
+    mean += coalitions.weights[i] * y[i];
+  }
+  if (weight == 0) return 1;
+  mean /= weight;
+  double residual = 0, spread = 0;
+  for (size_t i = 0; i < coalitions.kept.size(); ++i) {
+    double predicted = 0;
+    for (size_t j = 0; j < coalitions.kept[i].size(); ++j) predicted += coalitions.kept[i][j] * phi[j];
+    residual += coalitions.weights[i] * (y[i] - predicted) * (y[i] - predicted);
+    spread += coalitions.weights[i] * (y[i] - mean) * (y[i] - mean);
+  }
+  return spread > 0 ? 1 - residual / spread : 1;
+}
+
 }  // namespace
 
 Attributed kernel_shap(const ImageContext& c) {
@@ -173,6 +194,7 @@ Attributed kernel_shap(const ImageContext& c) {
   Attributed result;
   result.segment_values.assign(phi.data(), phi.data() + m);
   result.convergence_delta = phi.sum() - total;
+  result.r2 = weighted_r2(coalitions, scores.slice(0, 2).sub(empty), phi);
   const auto pixels = at::tensor(result.segment_values, at::kDouble).index({labels});
   const bool nhwc = c.model.input().layout == Layout::NHWC;
   const int64_t channels = c.input.size(nhwc ? 3 : 1);

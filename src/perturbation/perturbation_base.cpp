@@ -3,6 +3,7 @@
 #include "perturbation/perturbation_method.hpp"
 
 #include "lumos/error.hpp"
+#include "util/stopwatch.hpp"
 
 #include <ATen/ATen.h>
 
@@ -31,11 +32,18 @@ perturbation::PerturbationFormula formula_of(PerturbationMethod method) {
   throw InputError("unknown perturbation method");
 }
 
-// Positive evidence per pixel: the values averaged over channels (they are equal on every
-// channel), negatives cut to 0, divided by the largest; all zero when nothing is positive.
-at::Tensor positive_map(const at::Tensor& values, Layout layout) {
-  const auto pixels = values.dim() == 2 ? values : values.mean(layout == Layout::NHWC ? 2 : 0);
-  const auto positive = at::relu(pixels.to(at::kFloat));
+// The display map. Occlusion and KernelSHAP: positive evidence per pixel, the values averaged
+// over channels (they are equal on every channel), negatives cut to 0, divided by the largest
+// (all zero when nothing is positive). RISE: its saliency from minimum to maximum, as the
+// paper's plots show it (a confident class keeps a high probability under most masks, so the
+// saliency is high everywhere and only its differences tell).
+at::Tensor display_map(PerturbationMethod method, const at::Tensor& values, Layout layout) {
+  if (method == PerturbationMethod::rise) {
+    const auto shifted = values.to(at::kFloat) - values.min().to(at::kFloat);
+    const auto range = shifted.max();
+    return at::where(range > 0, shifted / range, shifted);
+  }
+  const auto positive = at::relu(values.mean(layout == Layout::NHWC ? 2 : 0).to(at::kFloat));
   const auto highest = positive.max();
   return at::where(highest > 0, positive / highest, positive);
 }
@@ -168,17 +176,21 @@ std::vector<AttributionExplanation> PerturbationExplainer::explain(const at::Ten
     for (const auto method : methods_) {
       const auto name = to_string(method);
       const perturbation::ImageContext c{model_, options_, name, i, input, baseline, e.target, e.score, segmentation};
+      const Stopwatch watch;
       auto result = formula_of(method)(c);
       AttributionMap map;
       map.method = name;
       map.values = result.values.to(at::kFloat).contiguous();
-      map.map = positive_map(map.values, layout).contiguous();
+      map.map = display_map(method, map.values, layout).contiguous();
       map.convergence_delta = result.convergence_delta;
       map.segment_values = std::move(result.segment_values);
+      map.r2 = result.r2;
+      map.time_ms = watch.ms();
       map.empty = map.map.max().item<float>() == 0;
       if (map.empty) {
-        map.warning = name + " of image " + std::to_string(i) + " (class " + std::to_string(e.target) +
-                      ") has no positive attribution: no perturbation lowered the score";
+        map.warning = name + " of image " + std::to_string(i) + " (class " + std::to_string(e.target) + ") " +
+                      (method == PerturbationMethod::rise ? "is the same everywhere: no mask changed the probability"
+                                                          : "has no positive attribution: no perturbation lowered the score");
       }
       e.maps.push_back(std::move(map));
     }

@@ -31,6 +31,7 @@ struct Attributed {
   at::Tensor values;  // [...] one image's raw attributions (RISE: [H, W])
   std::optional<double> convergence_delta;
   std::vector<double> segment_values;
+  std::optional<double> r2;
 };
 
 using PerturbationFormula = std::function<Attributed(const ImageContext&)>;

@@ -16,6 +16,19 @@ std::string fixed(double value, int decimals) {
   return text;
 }
 
+// A method's own numbers as a panel shows them: "convergence delta" = "0.00213".
+std::vector<std::pair<std::string, std::string>> number_facts(const MethodResult& method) {
+  std::vector<std::pair<std::string, std::string>> facts;
+  for (const auto& number : method.numbers) {
+    std::string name = number.name;
+    std::replace(name.begin(), name.end(), '_', ' ');
+    char text[64];
+    std::snprintf(text, sizeof text, "%.3g", number.value);
+    facts.emplace_back(name, text);
+  }
+  return facts;
+}
+
 std::string in_folder(const std::string& folder, const std::string& file) {
   return (std::filesystem::path(folder) / file).string();
 }
@@ -50,14 +63,15 @@ ReportImage report_image(const ImageResult& result, const std::string& folder) {
       const std::string stem = file_stem(method, target);
       const std::string title = method_title(method.method);
       const std::pair<std::string, std::string> time{"time", fixed(method.time_ms, 0) + " ms"};
+      ReportPanel panel{title + " · " + label, in_folder(folder, picture_file(stem, "")), {}};
+      if (method.segments) panel.facts.push_back({"R²", fixed(method.segments->linear.score, 2)});
+      const auto numbers = number_facts(method);
+      panel.facts.insert(panel.facts.end(), numbers.begin(), numbers.end());
+      panel.facts.push_back(time);
+      if (method.empty && !method.segments) panel.facts.push_back({"note", "no positive evidence (empty map)"});
+      entry.panels.push_back(panel);
       if (method.segments) {
-        entry.panels.push_back({title + " · " + label, in_folder(folder, picture_file(stem, "")),
-                                {{"R²", fixed(method.segments->linear.score, 2)}, time}});
         entry.panels.push_back({title + " weights · " + label, in_folder(folder, picture_file(stem, "heatmap")), {}});
-      } else {
-        ReportPanel panel{title + " · " + label, in_folder(folder, picture_file(stem, "")), {time}};
-        if (method.empty) panel.facts.push_back({"note", "no positive evidence (empty map)"});
-        entry.panels.push_back(panel);
       }
       for (const auto& picture : method.pictures) {
         entry.panels.push_back(

@@ -362,6 +362,9 @@ TEST(Perturbation, RiseWithMasksThatKeepEverythingIsTheProbability) {
   const auto r = PerturbationExplainer(*model, {PerturbationMethod::rise}, options).explain(x, {Target::class_index(3)});
   const float p = at::softmax(model->scores(x), 1)[0][3].item<float>();
   expect_near(r[0].maps[0].values, at::full({6, 6}, p), 1e-6, "rise");
+  // The map shows differences (min to max): a constant saliency has none.
+  EXPECT_TRUE(r[0].maps[0].empty);
+  EXPECT_NE(r[0].maps[0].warning.find("same everywhere"), std::string::npos);
 }
 
 TEST(Perturbation, ProgressCancelNamesAndErrors) {

@@ -24,12 +24,6 @@ namespace {
 constexpr double kTolerance = 1e-4;
 const fs::path kFixtures = LUMOS_FIXTURES;
 
-lumos::Baseline baseline_named(const std::string& name, const lumos::Model& model) {
-  if (name == "black") return lumos::Baseline::black(model.input(), lumos::Preprocess::named("imagenet"));
-  if (name == "blurred") return lumos::Baseline::blurred();
-  return lumos::Baseline::zero();
-}
-
 void check_model(const std::string& model_name) {
   const auto manifest = lumos::testing::read_fixture_json("attribution/manifest.json", "make_attribution_reference.py");
   if (!manifest.contains("cases")) return;
@@ -46,7 +40,7 @@ void check_model(const std::string& model_name) {
     options.batch_size = 5;
     options.steps = c.value("steps", 50);
     options.rule = lumos::parse_integration_rule(c.value("rule", "gausslegendre"));
-    options.baseline = baseline_named(c.value("baseline", "zero"), *model);
+    options.baseline = lumos::Baseline::named(c.value("baseline", "zero"), model->input(), lumos::Preprocess::named("imagenet"));
     options.samples = c.value("samples", 1);
     options.noise_stdev = c.value("stdev", 0.0);
     options.seed = c.value("seed", 0);
