@@ -10,10 +10,12 @@ packages=(
   libopencv-dev libopencv-contrib-dev
   libeigen3-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev   # fuzzing harnesses with ASan+UBSan (scripts/fuzz.sh)
   libonnx-testdata                           # ONNX backend node tests (conformance)
   dataset-fashion-mnist                      # the cluttered Fashion-MNIST localisation benchmark
   python3-torch python3-torchvision python3-onnx python3-numpy
   python3-skimage python3-sklearn python3-opencv   # reference numbers for the tests
+  chromium                                   # the report's browser test (headless)
 )
 
 missing=()

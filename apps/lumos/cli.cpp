@@ -1,16 +1,27 @@
 #include "cli.hpp"
 
 #include "lumos/error.hpp"
+#include "lumos/file.hpp"
 #include "lumos/image.hpp"
 #include "lumos/method_family.hpp"
 
 #include <c10/util/Exception.h>
 #include <opencv2/core.hpp>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <new>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 namespace lumos::cli {
 namespace {
@@ -26,19 +37,158 @@ std::string one_line(std::string text) {
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
+// A whole decimal number, nothing else (std::stoll would accept "12abc" and " 12").
+bool parse_integer(const std::string& text, int64_t& value) {
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return !text.empty() && error == std::errc() && end == text.data() + text.size();
+}
+
 }  // namespace
 
 const CLI::Validator kPositiveInteger(
     [](std::string& text) {
-      size_t used = 0;
-      long long value = 0;
-      try {
-        value = std::stoll(text, &used);
-      } catch (const std::exception&) {
-      }
-      return used == text.size() && value >= 1 ? std::string() : "'" + text + "' is not a whole number >= 1";
+      int64_t value = 0;
+      return parse_integer(text, value) && value >= 1 ? std::string() : "'" + text + "' is not a whole number >= 1";
     },
     "INT>=1");
+
+const CLI::Validator kNonNegativeInteger(
+    [](std::string& text) {
+      const bool digits = !text.empty() && std::all_of(text.begin(), text.end(), [](unsigned char c) {
+        return std::isdigit(c);
+      });
+      uint64_t value = 0;
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+      return digits && error == std::errc() && end == text.data() + text.size()
+                 ? std::string()
+                 : "'" + text + "' is not a whole number >= 0";
+    },
+    "INT>=0");
+
+CLI::Validator integer_in(int64_t low, int64_t high, const std::string& why) {
+  return CLI::Validator(
+      [=](std::string& text) {
+        int64_t value = 0;
+        if (parse_integer(text, value) && value >= low && value <= high) return std::string();
+        return "'" + text + "' is not a whole number from " + std::to_string(low) + " to " + std::to_string(high) +
+               (why.empty() ? "" : " (" + why + ")");
+      },
+      "INT in [" + std::to_string(low) + ", " + std::to_string(high) + "]");
+}
+
+CLI::Validator number_in(double low, double high) {
+  const auto shown = [](double v) {
+    std::ostringstream out;
+    out << v;
+    return out.str();
+  };
+  return CLI::Validator(
+      [=](std::string& text) {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        const bool whole = !text.empty() && end == text.c_str() + text.size();
+        if (whole && std::isfinite(value) && value >= low && value <= high) return std::string();
+        return "'" + text + "' is not a number from " + shown(low) + " to " + shown(high);
+      },
+      "NUMBER in [" + shown(low) + ", " + shown(high) + "]");
+}
+
+CLI::Validator one_of(const std::vector<std::string>& choices) {
+  std::string listed;
+  for (const auto& c : choices) listed += (listed.empty() ? "" : ", ") + c;
+  return CLI::Validator(
+      [=](std::string& text) {
+        if (std::find(choices.begin(), choices.end(), text) != choices.end()) return std::string();
+        return "'" + text + "' is not one of " + listed;
+      },
+      "one of " + listed);
+}
+
+int64_t max_threads() { return 4 * static_cast<int64_t>(std::max(1u, std::thread::hardware_concurrency())); }
+
+namespace {
+
+// The message for the error alone.
+std::string parse_error_text(const CLI::ParseError& error, const std::string& commands) {
+  const std::string text = error.what();
+  const auto after = [&](const std::string& marker) {
+    const auto at = text.find(marker);
+    return at == std::string::npos ? std::string() : text.substr(at + marker.size());
+  };
+  const auto before = [&](const std::string& marker) { return text.substr(0, text.find(marker)); };
+  if (dynamic_cast<const CLI::ExtrasError*>(&error)) {
+    const auto extra = after("expected: ");
+    return (extra.rfind('-', 0) == 0 ? "unknown option " : "unexpected argument ") + extra;
+  }
+  if (dynamic_cast<const CLI::ArgumentMismatch*>(&error)) {
+    if (text.find(" required but received ") != std::string::npos && text.find("At Most 1") != std::string::npos) {
+      return before(":") + " is given more than once; give it once";
+    }
+    if (text.find(" missing") != std::string::npos) return before(":") + " needs a value";
+    return before(":") + " has the wrong number of values";
+  }
+  if (dynamic_cast<const CLI::ConversionError*>(&error)) {
+    if (text.rfind("Could not convert: ", 0) == 0) {
+      const auto rest = after("Could not convert: ");
+      const auto equals = rest.find(" = ");
+      return rest.substr(0, equals) + ": '" + rest.substr(equals == std::string::npos ? 0 : equals + 3) +
+             "' is not a valid value";
+    }
+    if (text.find("true/false") != std::string::npos || text.find("for a flag") != std::string::npos) {
+      return before(":") + " is a flag; give it without a value";
+    }
+  }
+  if (dynamic_cast<const CLI::RequiredError*>(&error) && text.rfind("A subcommand", 0) == 0) {
+    return "no command given; give one of " + commands;
+  }
+  if (dynamic_cast<const CLI::ExcludesError*>(&error)) return before(" excludes ") + " and " + after(" excludes ") + " cannot be used together";
+  if (dynamic_cast<const CLI::RequiresError*>(&error)) return before(" requires ") + " needs " + after(" requires ") + " as well";
+  // RequiredError ("--model is required"), ValidationError ("--top: '0' is not ..."): already lumos's words.
+  std::string message = text;
+  if (!message.empty() && std::isupper(static_cast<unsigned char>(message[0])) &&
+      !(message.size() > 1 && std::isupper(static_cast<unsigned char>(message[1])))) {
+    message[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(message[0])));
+  }
+  return message;
+}
+
+}  // namespace
+
+std::string usage_message(const CLI::ParseError& error, const CLI::App& app) {
+  std::string commands;
+  for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    commands += (commands.empty() ? "" : ", ") + sub->get_name();
+  }
+  std::string command = "lumos";
+  for (const auto* sub : app.get_subcommands()) command += " " + sub->get_name();
+  // "lumos bogus": CLI11 says only that a subcommand is required.
+  const auto rest = app.remaining();
+  const bool unknown_command = command == "lumos" && !rest.empty() && rest.front().rfind('-', 0) != 0;
+  return (unknown_command ? "unknown command '" + rest.front() + "'; give one of " + commands
+                          : parse_error_text(error, commands)) +
+         " — run '" + command + " --help' for the options";
+}
+
+void prepare_output_folder(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (path.empty()) throw UsageError("-o/--out is empty — give the output folder");
+  std::error_code error;
+  const auto status = fs::status(path, error);
+  if (!error && fs::exists(status) && !fs::is_directory(status)) {
+    throw InputError("output folder '" + path + "' is a file — give a folder (it is made if missing)");
+  }
+  if (error && error != std::errc::no_such_file_or_directory) {
+    throw InputError("cannot use output folder '" + path + "': " + error.message() + " — check the path");
+  }
+  fs::create_directories(path, error);
+  if (error) {
+    throw InputError("cannot make output folder '" + path + "': " + error.message() + " — check the path and permissions");
+  }
+  if (::access(path.c_str(), W_OK | X_OK) != 0) {
+    throw InputError("cannot write into output folder '" + path + "': " + std::strerror(errno) +
+                     " — check its permissions");
+  }
+}
 
 void print_error(const std::string& message) { std::cerr << "lumos: " << one_line(message) << std::endl; }
 
@@ -67,6 +217,10 @@ int report_current_exception() {
   } catch (const std::bad_alloc&) {
     print_error("out of memory — give fewer or smaller images, or a smaller --batch");
     return kInputError;
+  } catch (const std::filesystem::filesystem_error& e) {
+    print_error("cannot use '" + e.path1().string() + "'" + (e.path2().empty() ? "" : " or '" + e.path2().string() + "'") +
+                ": " + e.code().message() + " — check the path, its permissions and free space");
+    return kInputError;
   } catch (const std::exception& e) {
     print_error(std::string("unexpected failure: ") + first_line(e.what()) +
                 " — please report it with the command that caused it");
@@ -74,18 +228,38 @@ int report_current_exception() {
   }
 }
 
-void ModelOptions::add_to(CLI::App& command, bool with_score) {
-  command.add_option("-m,--model", path, "Model file (.onnx)")->required();
+void ModelOptions::add_to(CLI::App& command, bool with_score, const std::string& model_help) {
+  command.add_option("-m,--model", path, model_help)->required();
+  add_load_options(command, with_score);
+}
+
+void ModelOptions::add_load_options(CLI::App& command, bool with_score) {
   if (with_score) {
-    command.add_option("--score", score, "Which scores to report: logits (default; a final Softmax is skipped) "
-                                         "or probability")
-        ->check(CLI::IsMember({"logits", "probability"}));
+    command.add_option("--score", score, "Which scores to use: logits (default; a final Softmax or Sigmoid is "
+                                         "skipped) or probability")
+        ->check(one_of({"logits", "probability"}));
   }
+  command.add_option("--size", size, "HEIGHTxWIDTH to run the model at, for models without a fixed input size");
+  command.add_option("--output", output, "The model output that holds the class scores (default: the first)");
 }
 
 std::unique_ptr<Model> ModelOptions::load() const {
   LoadOptions options;
   options.score = score == "probability" ? Score::probability : Score::logits;
+  options.output = output;
+  if (!size.empty()) {
+    std::istringstream in(size);
+    int64_t height = 0, width = 0;
+    char x = 0;
+    in >> height;
+    if (in.peek() == EOF) width = height;
+    else in >> x >> width;
+    if (!in || (x != 0 && x != 'x') || height <= 0 || width <= 0 || in.peek() != EOF) {
+      throw UsageError("--size '" + size + "' is not a size — give HEIGHTxWIDTH (e.g. 224x224) or one number");
+    }
+    options.height = height;
+    options.width = width;
+  }
   return Model::load(path, options);
 }
 
@@ -164,7 +338,6 @@ void InputOptions::add_to(CLI::App& command) {
                      "(default: the model's metadata, else imagenet)");
   command.add_option("--mean", mean, "Explicit per-channel mean in [0,1] units, R,G,B (with --std)")->delimiter(',');
   command.add_option("--std", std, "Explicit per-channel std in [0,1] units, R,G,B (with --mean)")->delimiter(',');
-  command.add_option("--size", size, "HEIGHTxWIDTH to resize to, for models without a fixed input size");
   command.add_flag("--crop", crop, "Keep the aspect ratio: scale, then cut the centre (default: stretch)");
 }
 
@@ -175,21 +348,8 @@ Preprocess InputOptions::preprocess_for(const Model& model) const {
 }
 
 cv::Size InputOptions::size_for(const Model& model) const {
-  std::optional<cv::Size> requested;
-  if (!size.empty()) {
-    std::istringstream in(size);
-    int height = 0, width = 0;
-    char x = 0;
-    in >> height;
-    if (in.peek() == EOF) width = height;
-    else in >> x >> width;
-    if (!in || (x != 0 && x != 'x') || height <= 0 || width <= 0 || in.peek() != EOF) {
-      throw UsageError("--size '" + size + "' is not a size — give HEIGHTxWIDTH (e.g. 224x224) or one number");
-    }
-    requested = cv::Size(width, height);
-  }
   try {
-    return model_input_size(model.input(), requested);
+    return model_input_size(model.input());
   } catch (const InputError& e) {
     throw InputError(std::string(e.what()) + " (--size HEIGHTxWIDTH)");
   }

@@ -33,6 +33,30 @@ class UsageError : public std::runtime_error {
 
 // Accepts whole numbers >= 1, with a short message otherwise.
 extern const CLI::Validator kPositiveInteger;
+// Accepts whole numbers >= 0 (seeds; CLI11 alone would wrap "-1" around).
+extern const CLI::Validator kNonNegativeInteger;
+// Whole numbers in [low, high]; the message names the bounds (and `why`, if given).
+CLI::Validator integer_in(int64_t low, int64_t high, const std::string& why = "");
+// Numbers in [low, high].
+CLI::Validator number_in(double low, double high);
+// One of `choices`.
+CLI::Validator one_of(const std::vector<std::string>& choices);
+
+// Bounds of the counts a user may ask for: each beyond them runs for hours or exhausts
+// memory without making a better explanation.
+constexpr int64_t kMaxSamples = 100000;          // LIME samples per image
+constexpr int64_t kMaxBatch = 4096;              // images per forward pass
+constexpr int64_t kMaxSteps = 10000;             // deletion/insertion steps
+// At most 4 threads per core: more only adds switching (and --threads 100000 took minutes to start).
+int64_t max_threads();
+
+// The one-line message for a command-line parse error of `app` (CLI11's own texts
+// rewritten), ending with where to find the options.
+std::string usage_message(const CLI::ParseError& error, const CLI::App& app);
+
+// Creates the output folder (and its parents); UsageError for an empty path, InputError
+// naming the path and the reason (a file in the way, no permission, a symlink loop).
+void prepare_output_folder(const std::string& path);
 
 // Prints `lumos: <message>` as one line on stderr.
 void print_error(const std::string& message);
@@ -41,12 +65,18 @@ void print_error(const std::string& message);
 // Call only inside a catch block.
 int report_current_exception();
 
-// -m/--model and --score, and the model they load.
+// -m/--model, --score, --size and --output, and the model they load.
 struct ModelOptions {
   std::string path;
   std::string score = "logits";
+  std::string size;    // HxW or N, for models without a fixed input size
+  std::string output;  // the output holding the class scores, for models with several
 
-  void add_to(CLI::App& command, bool with_score);
+  // Adds -m (required, described as `model_help`), --size, --output and, if with_score, --score.
+  void add_to(CLI::App& command, bool with_score, const std::string& model_help = "Model file (.onnx)");
+  // Adds --score, --size and --output only, for a command that adds -m itself.
+  void add_load_options(CLI::App& command, bool with_score);
+  // Throws UsageError for a malformed --size, else what Model::load throws.
   std::unique_ptr<Model> load() const;
 };
 
@@ -73,12 +103,12 @@ struct InputOptions {
   std::string labels;      // file, one label per line
   std::string preprocess;  // preset name
   std::vector<float> mean, std;
-  std::string size;        // HxW or N, for models without a fixed input size
   bool crop = false;
 
   void add_to(CLI::App& command);
   Preprocess preprocess_for(const Model& model) const;
-  // Throws InputError (naming --size) when the model's size is not fixed and none is given.
+  // The model's input size (fixed by --size when the file leaves it open); throws
+  // InputError naming --size when it is still open.
   cv::Size size_for(const Model& model) const;
   // From --labels, else the model's "labels" metadata, else none.
   ClassLabels labels_for(const Model& model) const;

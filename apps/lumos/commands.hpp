@@ -49,8 +49,24 @@ struct ExplainOptions {
   std::string lime_hide = "0";  // the seed's hide_color=0
   uint64_t seed = 0;
   std::vector<std::string> method_options;  // KEY=VALUE
+  std::string boxes;                        // CSV: image,x0,y0,x1,y1 — each map's energy in the box
+  bool self_contained = false;              // embed the pictures even in a report of many images
 };
 CLI::App* add_explain_command(CLI::App& app, ExplainOptions& options);
 int run_explain(const ExplainOptions& options);
+
+struct ReportCommandOptions {
+  std::vector<std::string> runs;  // folders lumos explain wrote
+  std::string out = "lumos-report";
+  std::string title;
+  bool self_contained = false;
+};
+CLI::App* add_report_command(CLI::App& app, ReportCommandOptions& options);
+int run_report(const ReportCommandOptions& options);
+
+// Writes the report of `runs` into `out` (report.html, its data, summary.csv) and says where it
+// is, with any notes as warnings; a self-contained report when `self_contained`, or when small.
+void write_report_files(const std::vector<std::string>& runs, const std::string& out, const std::string& title,
+                        bool self_contained);
 
 }  // namespace lumos::cli

@@ -1,7 +1,9 @@
 // lumos eval: explains every image with each method and measures the maps (docs/metrics.md).
 #include "eval_command.hpp"
 
+#include "boxes.hpp"
 #include "progress.hpp"
+#include "lumos/atomic_file.hpp"
 #include "lumos/cam.hpp"
 #include "lumos/error.hpp"
 #include "lumos/explain.hpp"
@@ -14,7 +16,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -44,14 +45,6 @@ struct ImageScores {
   std::optional<double> rank_correlation;
 };
 
-std::vector<std::string> split(const std::string& text, char separator) {
-  std::vector<std::string> parts;
-  std::istringstream in(text);
-  for (std::string part; std::getline(in, part, separator);) parts.push_back(part);
-  if (!text.empty() && text.back() == separator) parts.emplace_back();
-  return parts;
-}
-
 // Every CAM method when --method is not given.
 std::vector<std::string> methods_to_evaluate(const std::vector<std::string>& names) {
   if (!names.empty()) return parse_methods(names);
@@ -60,66 +53,16 @@ std::vector<std::string> methods_to_evaluate(const std::vector<std::string>& nam
   return methods;
 }
 
-// The boxes file: a header naming the columns image, x0, y0, x1, y1 and optionally class; one
-// box per line; several lines for one image make its region their union.
-std::vector<Item> read_boxes(const std::string& path, const fs::path& image_dir) {
-  std::ifstream file(path);
-  if (!file) throw InputError("cannot read the boxes file '" + path + "' — check the path");
-  std::string line;
-  const auto next_line = [&] {
-    if (!std::getline(file, line)) return false;
-    if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF files
-    return true;
-  };
-  next_line();
-  const auto header = split(line, ',');
-  const auto column = [&](const std::string& name, bool required) -> int {
-    const auto it = std::find(header.begin(), header.end(), name);
-    if (it == header.end() && required) {
-      throw InputError("the boxes file '" + path + "' has no column '" + name +
-                       "' in its header — it needs image,x0,y0,x1,y1 (and optionally class)");
-    }
-    return it == header.end() ? -1 : static_cast<int>(it - header.begin());
-  };
-  const int image_col = column("image", true), class_col = column("class", false);
-  const int box_cols[4] = {column("x0", true), column("y0", true), column("x1", true), column("y1", true)};
-  std::vector<Item> items;
-  std::map<std::string, size_t> index;
-  for (int number = 2; next_line(); ++number) {
-    if (line.empty()) continue;
-    const auto fields = split(line, ',');
-    const auto bad = [&](const std::string& why) {
-      return InputError("the boxes file '" + path + "', line " + std::to_string(number) + ": " + why);
-    };
-    if (fields.size() != header.size()) throw bad("expected " + std::to_string(header.size()) + " fields");
-    int64_t values[4];
-    try {
-      for (int k = 0; k < 4; ++k) values[k] = std::stoll(fields[box_cols[k]]);
-    } catch (const std::exception&) {
-      throw bad("x0,y0,x1,y1 must be whole numbers");
-    }
-    const std::string& name = fields[image_col];
-    auto [it, added] = index.emplace(name, items.size());
-    if (added) items.push_back({name, (image_dir / name).string(), std::nullopt, {}});
-    Item& item = items[it->second];
-    if (class_col >= 0 && !fields[class_col].empty()) {
-      try {
-        item.truth = std::stoll(fields[class_col]);
-      } catch (const std::exception&) {
-        throw bad("the class must be a class index");
-      }
-    }
-    item.boxes.push_back({values[0], values[1], values[2], values[3]});
-  }
-  if (items.empty()) throw InputError("the boxes file '" + path + "' lists no boxes");
-  return items;
-}
-
 std::vector<Item> list_items(const EvalOptions& options) {
   const bool one_dir = options.inputs.size() == 1 && fs::is_directory(options.inputs[0]);
   if (!options.boxes.empty()) {
     if (!one_dir) throw UsageError("with --boxes, -i must be the one directory the boxes file's images are in");
-    return read_boxes(options.boxes, options.inputs[0]);
+    std::vector<Item> items;
+    for (auto& boxed : read_boxes(options.boxes)) {
+      items.push_back({boxed.name, (fs::path(options.inputs[0]) / boxed.name).string(), boxed.truth,
+                       std::move(boxed.boxes)});
+    }
+    return items;
   }
   std::vector<Item> items;
   if (one_dir) {
@@ -171,19 +114,12 @@ Explained explain(Model& model, const std::vector<std::string>& methods, const s
 }
 
 at::Tensor region_of(const Item& item, const Image& image, cv::Size size) {
-  const double sx = static_cast<double>(size.width) / image.original_size().width;
-  const double sy = static_cast<double>(size.height) / image.original_size().height;
-  at::Tensor region = at::zeros({size.height, size.width}, at::kBool);
-  for (const auto& box : item.boxes) {
-    const Box scaled{static_cast<int64_t>(std::floor(box.x0 * sx)), static_cast<int64_t>(std::floor(box.y0 * sy)),
-                     static_cast<int64_t>(std::ceil(box.x1 * sx)), static_cast<int64_t>(std::ceil(box.y1 * sy))};
-    try {
-      region |= box_mask(scaled, size.height, size.width);
-    } catch (const InputError& e) {
-      throw InputError(item.name + ": " + e.what());
-    }
+  try {
+    return boxes_region(item.boxes, image.original_size().width, image.original_size().height, size.height,
+                        size.width);
+  } catch (const InputError& e) {
+    throw InputError(item.name + ": " + e.what());
   }
-  return region;
 }
 
 double mean(const std::vector<double>& values) {
@@ -266,24 +202,26 @@ CLI::App* add_eval_command(CLI::App& app, EvalOptions& options) {
                       "the images are looked up in the -i directory");
   command->add_option("--target", options.target,
                       "Class explained: truth (the boxes file's class), top1, or auto (truth when known)")
-      ->check(CLI::IsMember({"auto", "truth", "top1"}));
+      ->check(one_of({"auto", "truth", "top1"}));
   command->add_option("--layer", options.layers, "CAM target layer (repeat for several; default: the model's)");
   command->add_option("--preprocess", options.preprocess,
                       "Normalisation preset (default: the model's metadata, else imagenet)");
-  command->add_option("--steps", options.steps, "Deletion/insertion steps (default 100)")->check(kPositiveInteger);
+  command->add_option("--steps", options.steps, "Deletion/insertion steps (default 100)")
+      ->check(integer_in(1, kMaxSteps));
   command->add_option("--batch", options.batch, "Inputs per forward pass (default 32); also images per chunk")
-      ->check(kPositiveInteger);
+      ->check(integer_in(1, kMaxBatch));
   command->add_option("--limit", options.limit, "Evaluate only the first N images")->check(kPositiveInteger);
   command->add_option("--tolerance", options.tolerance, "Pointing game tolerance in pixels (default 15)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(number_in(0, 1e6));
   command->add_option("--baseline", options.baseline,
                       "What deleted pixels become: zero (0 in the model's input, RISE's choice) or black")
-      ->check(CLI::IsMember({"zero", "black"}));
+      ->check(one_of({"zero", "black"}));
   command->add_option("--sanity-model", options.sanity_model,
                       "The model with randomised top layers: report the rank correlation of the maps (Adebayo et al.)");
   command->add_option("--lime-samples", options.lime_samples, "LIME samples per image (default 1000)")
-      ->check(kPositiveInteger);
-  command->add_option("--seed", options.seed, "Seed of every random draw: LIME, noise tunnels, RISE, KernelSHAP (default 0)");
+      ->check(integer_in(2, kMaxSamples));
+  command->add_option("--seed", options.seed, "Seed of every random draw: LIME, noise tunnels, RISE, KernelSHAP (default 0)")
+      ->check(kNonNegativeInteger);
   command->add_option("--option", options.method_options, method_options_help());
   command->add_option("--json", options.json, "Also write per-image and per-method results to this JSON file");
   return command;
@@ -410,8 +348,7 @@ int run_eval(const EvalOptions& options) {
       }
       out["methods"][methods[m]] = entry;
     }
-    std::ofstream file(options.json);
-    if (!(file << out.dump(2) << "\n")) throw Error("cannot write '" + options.json + "' — check the directory");
+    write_file_atomically(options.json, {out.dump(2) + "\n"});
   }
   return kOk;
 }

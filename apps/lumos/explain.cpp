@@ -1,5 +1,6 @@
 // lumos explain: the flags of the library's explain pipeline, a progress bar and exit codes.
 // The pipeline (lumos/explain.hpp) computes; explanation_files.hpp and report.hpp write.
+#include "boxes.hpp"
 #include "commands.hpp"
 #include "progress.hpp"
 
@@ -7,11 +8,13 @@
 #include "lumos/explain.hpp"
 #include "lumos/explanation_files.hpp"
 #include "lumos/method_family.hpp"
-#include "lumos/report.hpp"
 #include "lumos/runtime.hpp"
 
 #include <filesystem>
 #include <iostream>
+#include <algorithm>
+#include <map>
+#include <set>
 
 namespace lumos::cli {
 namespace {
@@ -70,6 +73,7 @@ Outputs outputs_of(const ExplainOptions& options) {
     else if (format == "html") out.html = true;
     else if (format != "png") throw UsageError("--format '" + format + "' — give some of png, json, html, npy");
   }
+  out.folder.json = out.folder.json || out.html;  // the report is made from explanation.json
   out.folder.render.colormap = flag_value("--colormap", [&] { return colormap_named(options.colormap); });
   out.folder.render.image_weight = options.image_weight;
   out.folder.render.segments_shown = options.lime_features;
@@ -81,15 +85,51 @@ std::string step_of(const ExplainProgress& p) {
   return (p.method == "lime" ? "LIME" : p.method) + " " + std::to_string(p.done) + "/" + std::to_string(p.total);
 }
 
+// A default path (the bundled model and samples) as the user would write it: relative to the
+// current folder when it lies inside it.
+std::string as_user_writes(const std::string& path) {
+  const fs::path relative = fs::path(path).lexically_relative(fs::current_path());
+  return relative.empty() || *relative.begin() == ".." ? path : relative.string();
+}
+
+// Each image's boxes from the boxes file, matched by the path as given or relative to the
+// -i folder it was found in.
+std::vector<std::vector<Box>> boxes_of(const std::string& file, const std::vector<std::string>& paths,
+                                       const std::vector<std::string>& given) {
+  std::map<std::string, std::vector<Box>> listed;
+  for (auto& boxed : read_boxes(file)) listed[fs::path(boxed.name).lexically_normal().string()] = std::move(boxed.boxes);
+  std::vector<std::vector<Box>> boxes(paths.size());
+  std::set<std::string> used;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    std::vector<std::string> names{fs::path(paths[i]).lexically_normal().string()};
+    for (const auto& folder : given) {
+      const fs::path relative = fs::path(paths[i]).lexically_relative(folder);
+      if (!relative.empty() && *relative.begin() != "..") names.push_back(relative.lexically_normal().string());
+    }
+    for (const auto& name : names) {
+      const auto it = listed.find(name);
+      if (it == listed.end()) continue;
+      boxes[i] = it->second;
+      used.insert(name);
+      break;
+    }
+  }
+  const auto unused = std::find_if(listed.begin(), listed.end(), [&](const auto& item) { return !used.count(item.first); });
+  if (unused != listed.end()) {
+    print_error("warning: --boxes: " + std::to_string(listed.size() - used.size()) + " of the " +
+                std::to_string(listed.size()) + " images in '" + file + "' are not among the images given, e.g. '" +
+                unused->first + "' (name them as given to -i, or relative to its folder)");
+  }
+  return boxes;
+}
+
 }  // namespace
 
 CLI::App* add_explain_command(CLI::App& app, ExplainOptions& options) {
   auto* command = app.add_subcommand(
       "explain", "Explain each image's prediction: heatmaps, LIME superpixels, a JSON file and an HTML report");
   command->add_option("-m,--model", options.model.path, "Model file (.onnx). Default: the bundled face-expression model");
-  command->add_option("--score", options.model.score,
-                      "Explain logits (default; a final Softmax is skipped) or probability")
-      ->check(CLI::IsMember({"logits", "probability"}));
+  options.model.add_load_options(*command, true);
   command->add_option("-i,--image", options.images, "Image files or folders (default: the bundled sample faces)");
   command->add_option("--method", options.methods,
                       "Comma-separated: " + joined(MethodRegistry::instance().method_names(), ", ") +
@@ -106,24 +146,31 @@ CLI::App* add_explain_command(CLI::App& app, ExplainOptions& options) {
                       "Outputs besides the PNG pictures: json, html, npy (raw float maps), comma-separated "
                       "(default json,html)");
   command->add_option("--top", options.top, "Predictions listed per image (default 5)")->check(kPositiveInteger);
-  command->add_option("--batch", options.batch, "Images per forward pass (default 8)")->check(kPositiveInteger);
+  command->add_option("--batch", options.batch, "Images per forward pass (default 8)")->check(integer_in(1, kMaxBatch));
   command->add_option("--colormap", options.colormap, "Heatmap colours: jet (default), turbo, viridis, inferno");
   command->add_option("--image-weight", options.image_weight, "Weight of the photo in overlays, 0-1 (default 0.5)")
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(number_in(0, 1));
   command->add_flag("--aug-smooth", options.aug_smooth, "CAM: average over flips and scales (6 passes)");
   command->add_flag("--eigen-smooth", options.eigen_smooth, "CAM: first principal component instead of the sum");
   command->add_option("--perturbation-batch", options.perturbation_batch,
                       "Score-CAM, Ablation-CAM, LIME, Occlusion, RISE, KernelSHAP: perturbed images per forward pass (default 64)")
-      ->check(kPositiveInteger);
+      ->check(integer_in(1, kMaxBatch));
   command->add_flag("--bf16", options.bf16, "Score-CAM and LIME forwards in bfloat16 (fast on CPUs with AMX)");
   command->add_option("--lime-samples", options.lime_samples, "LIME: perturbed samples (default 1000)")
-      ->check(CLI::Range(2, 10000000));
+      ->check(integer_in(2, kMaxSamples));
   command->add_option("--lime-features", options.lime_features, "LIME: segments shown (default 5)")
       ->check(kPositiveInteger);
   command->add_option("--lime-hide", options.lime_hide,
                       "LIME: what hidden segments show: a grey level 0-255 (default 0), mean, or blur");
-  command->add_option("--seed", options.seed, "Seed of every random draw: LIME's and KernelSHAP's segments and samples, noise tunnels, RISE's masks (default 0)");
+  command->add_option("--seed", options.seed,
+                      "Seed of every random draw: LIME's and KernelSHAP's segments and samples, noise tunnels, RISE's masks (default 0)")
+      ->check(kNonNegativeInteger);
   command->add_option("--option", options.method_options, method_options_help());
+  command->add_option("--boxes", options.boxes,
+                      "CSV with header image,x0,y0,x1,y1: where the object is (image pixels, half-open); each map "
+                      "gets energy_in_box, the share of it inside the box");
+  command->add_flag("--self-contained", options.self_contained,
+                    "Embed every picture in report.html (the default for at most 20 images)");
   return command;
 }
 
@@ -131,7 +178,7 @@ int run_explain(const ExplainOptions& requested) {
   ExplainOptions options = requested;
   const bool bundled = options.model.path.empty();
   if (bundled) {
-    options.model.path = LUMOS_DEFAULT_MODEL;
+    options.model.path = as_user_writes(LUMOS_DEFAULT_MODEL);
     if (!fs::exists(options.model.path)) {
       throw InputError("the bundled model '" + options.model.path + "' is not there yet — run scripts/demo.sh "
                        "(or scripts/fetch_models.sh build/third_party), or give -m MODEL");
@@ -139,9 +186,10 @@ int run_explain(const ExplainOptions& requested) {
   }
   if (options.images.empty()) {
     if (!bundled) throw UsageError("-i is required with -m — give image files or folders");
-    options.images = {LUMOS_SAMPLES_DIR};
+    options.images = {as_user_writes(LUMOS_SAMPLES_DIR)};
   }
   const auto paths = image_files(options.images);
+  const auto boxes = options.boxes.empty() ? std::vector<std::vector<Box>>() : boxes_of(options.boxes, paths, options.images);
   const auto folders = folder_names(paths);
   const auto model = options.model.load();
   const auto outputs = outputs_of(options);
@@ -151,19 +199,23 @@ int run_explain(const ExplainOptions& requested) {
                  "forwards are emulated and slower than float32; leave --bf16 off here\n";
   }
 
-  fs::create_directories(options.out);
+  prepare_output_folder(options.out);
+  // run.json describes the run that finished last: an older one's must not outlive this run.
+  std::error_code ignored;
+  fs::remove(fs::path(options.out) / "run.json", ignored);
   catch_interrupts();
   ProgressBar progress("explaining", static_cast<int64_t>(paths.size()));
   RunSummary run = pipeline.summary();
   run.model = options.model.path;
   run.methods = options.methods;
   run.targets = options.target;
-  ReportRun report;
-  report.title = "lumos — " + fs::path(options.model.path).filename().string();
-  report.settings = report_settings(run);
   std::vector<std::string> failures;
+  std::vector<RunRecordEntry> record(paths.size());
   std::vector<ImageInput> inputs;
-  for (const auto& path : paths) inputs.push_back(ImageInput::file(path));
+  for (size_t i = 0; i < paths.size(); ++i) {
+    inputs.push_back(ImageInput::file(paths[i]));
+    if (!boxes.empty()) inputs.back().boxes = boxes[i];
+  }
   ExplainControl control;
   control.progress = [&](const ExplainProgress& p) { progress.update(static_cast<int64_t>(p.image), step_of(p)); };
   control.cancel = [] { return interrupted(); };
@@ -171,15 +223,16 @@ int run_explain(const ExplainOptions& requested) {
     pipeline.run(
         inputs,
         [&](ImageResult&& result) {
+          record[result.index].image = result.name;
           if (!result.ok()) {
             print_error(result.error);
             failures.push_back(result.name);
-            report.images.push_back(report_image(result, ""));
+            record[result.index].error = result.error;
             return;
           }
           throw_if_interrupted();
-          const auto folder = write_image_folder(options.out, folders[result.index], result, run, outputs.folder);
-          report.images.push_back(report_image(result, folder));
+          write_image_folder(options.out, folders[result.index], result, run, outputs.folder);
+          record[result.index].folder = folders[result.index];
           progress.update(static_cast<int64_t>(result.index) + 1, "");
         },
         control);
@@ -188,13 +241,10 @@ int run_explain(const ExplainOptions& requested) {
     throw;
   }
   progress.finish();
-  if (outputs.html) {
-    const auto path = fs::absolute(fs::path(options.out) / "report.html").string();
-    write_html_report(path, report);
-    std::cout << "report: " << path << "\n";
-  }
+  if (outputs.folder.json) write_run_record(options.out, record);
   std::cout << "explained " << paths.size() - failures.size() << " of " << paths.size() << " images into "
-            << fs::absolute(options.out).string() << "\n";
+            << options.out << "\n";
+  if (outputs.html) write_report_files({options.out}, options.out, "", options.self_contained);
   if (failures.empty()) return kOk;
   std::string names;
   for (const auto& f : failures) names += (names.empty() ? "" : ", ") + f;

@@ -18,7 +18,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();  // global options such as --threads may follow the subcommand
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  app.add_option("--threads", threads, "Threads for the model (default: all cores)")->check(kPositiveInteger);
+  app.add_option("--threads", threads, "Threads for the model (default: all cores)")
+      ->check(integer_in(1, max_threads(), "at most 4 per core"));
 
   LayersOptions layers;
   PredictOptions predict;
@@ -28,6 +29,8 @@ int main(int argc, char** argv) {
   auto* explain_command = add_explain_command(app, explain);
   EvalOptions eval;
   auto* eval_command = add_eval_command(app, eval);
+  ReportCommandOptions report;
+  auto* report_command = add_report_command(app, report);
 
   try {
     app.parse(argc, argv);
@@ -36,9 +39,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::string command = "lumos";
-    for (const auto* sub : app.get_subcommands()) command += " " + sub->get_name();
-    print_error(std::string(e.what()) + " — run '" + command + " --help' for the options");
+    print_error(usage_message(e, app));
     return kUsageError;
   }
 
@@ -51,6 +52,7 @@ int main(int argc, char** argv) {
     if (predict_command->parsed()) return run_predict(predict);
     if (explain_command->parsed()) return run_explain(explain);
     if (eval_command->parsed()) return run_eval(eval);
+    if (report_command->parsed()) return run_report(report);
   } catch (...) {
     return report_current_exception();
   }

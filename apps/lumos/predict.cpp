@@ -57,7 +57,7 @@ CLI::App* add_predict_command(CLI::App& app, PredictOptions& options) {
       ->required();
   command->add_option("--top", options.top, "How many classes to print per image")->check(kPositiveInteger);
   options.input.add_to(*command);
-  command->add_option("--batch", options.batch, "Images per forward pass (default 16)")->check(kPositiveInteger);
+  command->add_option("--batch", options.batch, "Images per forward pass (default 16)")->check(integer_in(1, kMaxBatch));
   command->add_flag("--json", options.json, "Print JSON instead of text");
   return command;
 }

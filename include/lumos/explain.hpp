@@ -18,6 +18,7 @@
 #include "lumos/image.hpp"
 #include "lumos/labels.hpp"
 #include "lumos/lime.hpp"
+#include "lumos/metrics.hpp"
 #include "lumos/model.hpp"
 #include "lumos/render.hpp"
 #include "lumos/target.hpp"
@@ -138,6 +139,7 @@ struct ImageResult {
   at::Tensor probabilities;              // [classes] float64, softmax of the scores
   std::vector<Prediction> predictions;   // the top_k classes, best first
   std::vector<TargetResult> targets;     // in the order the request names them
+  std::vector<Box> boxes;                // its input's boxes
   std::string error;                     // why the image was not explained (unreadable, cancelled)
   bool cancelled = false;                // its input's `cancelled` said so
 
@@ -154,6 +156,9 @@ struct ImageInput {
   // Polled while the run goes on: true means this image is no longer wanted (a client left, a
   // deadline passed). Its result then says cancelled; the others go on.
   std::function<bool()> cancelled;
+  // Where the object is, in the picture's pixels (a union of boxes): each method's result then
+  // has the number "energy_in_box", the share of its map inside them (metrics.hpp).
+  std::vector<Box> boxes;
 
   static ImageInput file(std::string path);
   static ImageInput decoded(Image image, std::string name = "");

@@ -9,6 +9,10 @@
 //   <method>_<label>.npy            the map as float32 (with npy; not for segment explanations,
 //                                   whose weights explanation.json holds)
 //   <method>_<label>_raw.npy        the method's raw values, when it has any (with npy)
+//   <method>_<label>.thumb.jpg      the main picture at most 256 px a side, for the report's gallery
+//                                   (input.thumb.jpg: the input's)
+//
+// Beside the image folders, run.json lists a run's inputs in order with their folder or error.
 #pragma once
 
 #include "lumos/explain.hpp"
@@ -38,6 +42,8 @@ std::vector<std::string> folder_names(const std::vector<std::string>& image_name
 std::string file_stem(const MethodResult& method, const TargetResult& target);
 // stem.png for the main picture, stem_role.png for the others.
 std::string picture_file(const std::string& stem, const std::string& role);
+// The gallery's small copy of a picture file: "gradcam_happy.png" → "gradcam_happy.thumb.jpg".
+std::string thumbnail_file(const std::string& picture);
 
 // The text of explanation.json for one explained image (2-space indented JSON; key order sorted).
 std::string explanation_json(const ImageResult& result, const RunSummary& run, const FolderOptions& options);
@@ -47,5 +53,19 @@ std::string explanation_json(const ImageResult& result, const RunSummary& run, c
 // lumos::Error when a file cannot be written; nothing half-written is left.
 std::string write_image_folder(const std::string& parent, const std::string& folder, const ImageResult& result,
                                const RunSummary& run, const FolderOptions& options);
+
+// One input of a run: the folder it was written to, or why it was not explained.
+struct RunRecordEntry {
+  std::string image;   // as given
+  std::string folder;  // its folder's name in the run's folder; "" when it failed
+  std::string error;
+};
+
+// Writes `dir`/`name`, the run's inputs in order, atomically. The report builder (report.hpp)
+// shows a run as it was from it: its images in order, the ones that failed, and not the folders
+// an earlier run left in the same place. Runs that share one folder (shards) each write their
+// own record, run.<part>.json (e.g. run.shard-2-of-4.json); the builder reads them all.
+void write_run_record(const std::string& dir, const std::vector<RunRecordEntry>& entries,
+                      const std::string& name = "run.json");
 
 }  // namespace lumos

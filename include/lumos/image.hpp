@@ -10,13 +10,16 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lumos {
 
-// Largest image lumos decodes, in pixels (20000 x 20000): beyond it decoding alone
-// needs gigabytes, and a classifier sees a few hundred pixels a side anyway.
-constexpr int64_t kMaxImagePixels = int64_t{20000} * 20000;
+// Largest image lumos decodes, in pixels: Pillow's decompression-bomb limit (about
+// 13400 x 13400). Decoding and explaining such a picture at its own size already takes
+// gigabytes, and a classifier sees a few hundred pixels a side anyway. The size is read
+// from the file's header and checked before any decoder runs.
+constexpr int64_t kMaxImagePixels = 2 * int64_t{89478485};
 
 // An 8-bit RGB picture and where it came from. Copies share pixels, as cv::Mat does.
 class Image {
@@ -24,12 +27,16 @@ class Image {
   // `rgb` must be CV_8UC3 in RGB order; throws InputError otherwise.
   explicit Image(cv::Mat rgb, std::string source = "", std::optional<cv::Size> original_size = std::nullopt);
 
-  // Decodes any file OpenCV reads (PNG, JPEG, TIFF, BMP, WebP, ...): grey becomes RGB,
+  // Decodes a PNG, JPEG, BMP, TIFF, WebP or PNM (PBM/PGM/PPM) file: grey becomes RGB,
   // an alpha channel is dropped, 16-bit samples keep their high byte, and JPEGs are
   // turned upright by their EXIF orientation. Dropping alpha (rather than compositing)
   // gives the model what cv2.imread and PIL's convert("RGB") give training pipelines.
-  // Throws ImageError for a missing, unreadable, corrupt, empty or too large file.
+  // Throws ImageError for a missing or unreadable file, one that is not a regular file
+  // (a folder, FIFO or device), or an empty, corrupt, truncated or too large image; what
+  // the decoder printed about it is part of the message, not written to stderr.
   static Image load(const std::string& path);
+  // The same for a file's contents already in memory; `source` names it in messages.
+  static Image decode(std::string_view bytes, const std::string& source);
 
   const cv::Mat& pixels() const { return pixels_; }  // CV_8UC3, RGB
   int width() const { return pixels_.cols; }

@@ -14,7 +14,8 @@ struct ClassLabels {
   std::string source;              // where they came from, for messages: "labels file 'x.txt'"
 
   // One name per line (trailing spaces, CR and blank lines at the end ignored). Throws
-  // InputError for a file that cannot be read or holds no names.
+  // InputError for a file that cannot be read, is not a regular file (a folder, a FIFO)
+  // or holds no names.
   static ClassLabels read(const std::string& path);
   // The model's "labels" metadata (comma-separated), or no names.
   static ClassLabels of_model(const Model& model);

@@ -105,6 +105,12 @@ struct Box {
 // empty box or one entirely outside the image.
 at::Tensor box_mask(const Box& box, int64_t height, int64_t width);
 
+// The union of `boxes`, given in pixels of a picture of size `picture` ([width, height]), as a
+// bool mask [height, width] of a map of another size: each box scaled, its edges rounded
+// outwards. Throws InputError as box_mask does.
+at::Tensor boxes_region(const std::vector<Box>& boxes, int64_t picture_width, int64_t picture_height, int64_t height,
+                        int64_t width);
+
 // The map's maximum (the first in row-major order when several share it) is a hit when a
 // pixel of `region` lies within `tolerance` pixels (Euclidean) of it. Zhang et al. use 15 px
 // on images of about 224 px; TorchRay's implementation measures it the same way.

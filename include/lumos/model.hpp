@@ -22,7 +22,10 @@ std::string shape_string(at::IntArrayRef shape);
 struct InputSpec {
   std::string name;
   Layout layout = Layout::NCHW;
-  int64_t batch = -1;  // -1: any batch size
+  // -1: any batch size. A model exported with a fixed batch (torch.onnx.export does this
+  // unless told otherwise) still takes batches of any size: the Model runs them in pieces
+  // of its own batch size.
+  int64_t batch = -1;
   int64_t channels = 3;
   int64_t height = -1;
   int64_t width = -1;
@@ -47,6 +50,13 @@ enum class Score {
 
 struct LoadOptions {
   Score score = Score::logits;
+  // For a model whose file leaves its input's height and width open (OCR-style
+  // classifiers): the size to run it at. Layer shapes, the default CAM layer and every
+  // batch use it. 0: as the file says. A size that contradicts a fixed one is an InputError.
+  int64_t height = 0;
+  int64_t width = 0;
+  // For a model with several outputs: the one that holds the class scores (default: the first).
+  std::string output;
 };
 
 // The result of a forward pass that captured inner values.
@@ -59,14 +69,26 @@ struct Trace {
 
 class Model {
  public:
-  // Loads an .onnx file. Throws ModelError (with the reason) if it cannot be used.
+  // Loads an .onnx file. Throws ModelError (with the reason) if it cannot be used:
+  // unreadable or not a regular file, not ONNX, an unsupported op, a malformed node, an
+  // output that is not [N, classes]. Throws InputError if `options` do not fit the model
+  // (an output it lacks, a size that contradicts its own).
+  //
+  // The scores of every method are [N, classes]. Outputs shaped [N] (one score) or
+  // [N, classes, 1, ...] are read as [N, classes]; any other shape is an error. A model
+  // ending in Softmax is explained by the Softmax's input (Score::logits) or its output
+  // (Score::probability). One ending in Sigmoid is multi-label: each class is its own
+  // yes/no, so logits are the Sigmoid's input and probabilities its output, one per
+  // class, never a softmax across classes.
   static std::unique_ptr<Model> load(const std::string& path, const LoadOptions& options = {});
 
   virtual ~Model() = default;
 
   virtual const InputSpec& input() const = 0;
 
-  // Every capturable value, in execution order, with its shape at batch 1.
+  // Every capturable value, in execution order, with its shape at batch 1 (at the
+  // model's own batch size if it fixes one). Throws ModelError if the input size is open
+  // and LoadOptions gave none.
   virtual const std::vector<LayerInfo>& layers() = 0;
 
   // The model's "cam_layer" metadata if it has one, else the last spatial 4-D value

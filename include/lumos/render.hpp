@@ -59,4 +59,12 @@ std::string encode_png(const cv::Mat& pixels);
 void save_png(const cv::Mat& pixels, const std::string& path);
 void save_png(const Image& image, const std::string& path);
 
+// The JPEG file's bytes (quality 0-100) of an 8-bit RGB or grey picture; InputError for others.
+std::string encode_jpeg(const cv::Mat& pixels, int quality = 85);
+
+// Pictures in the report's gallery: at most `max_side` pixels a side, aspect kept (INTER_AREA),
+// never enlarged.
+constexpr int kThumbnailSide = 256;
+cv::Mat thumbnail(const cv::Mat& pixels, int max_side = kThumbnailSide);
+
 }  // namespace lumos

@@ -1,51 +1,52 @@
-// The HTML report of a run: one self-contained file (pictures embedded), per image the
-// top predictions and one panel per method, side by side. It is made from results and the
-// files write_image_folder wrote, after the computing is done.
+// The report of finished runs: made from the explanation.json files `lumos explain` wrote (and
+// each image's pictures), so the same code reports a run when it ends and merges runs split over
+// machines afterwards (`lumos report DIR... -o OUT`). It writes into OUT:
+//
+//   report.html      a gallery: a card per image and target (its top class, probability and a
+//                    thumbnail per method), sorting and filtering by class, target, probability
+//                    and every number the methods gave, paging, and a detail view with the
+//                    full-size pictures, predictions, LIME's weights, timings and the settings
+//   report_data.js   the gallery's data (a script, as browsers refuse fetch() from file://);
+//                    not written for a self-contained report
+//   summary.csv      one row per image and target: top classes, probabilities, per-method times
+//                    and numbers
+//
+// The pictures stay where the runs wrote them and are linked by relative paths (so OUT and the
+// run folders move together); a self-contained report embeds them instead (docs/report.md).
 #pragma once
 
-#include "lumos/explain.hpp"
-
+#include <cstddef>
+#include <optional>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace lumos {
 
-struct ReportPrediction {
-  std::string label;
-  double score = 0;
+// Reports of at most this many images embed their pictures unless told otherwise.
+constexpr size_t kSelfContainedImages = 20;
+
+struct ReportOptions {
+  // "": "lumos — <model file>" when every image was explained with one model, else "lumos report".
+  std::string title;
+  // Embed every picture into report.html (one file to send). none: only for reports of at most
+  // kSelfContainedImages images.
+  std::optional<bool> self_contained;
 };
 
-struct ReportPanel {
-  std::string title;       // "Grad-CAM", "LIME (top 5 segments)"
-  std::string png_path;    // the picture, embedded into the report
-  std::vector<std::pair<std::string, std::string>> facts;  // ("time", "12.3 ms"), ("R²", "0.41")
+struct ReportWritten {
+  std::string html, data, csv;     // the files written; data is "" for a self-contained report
+  bool self_contained = false;
+  size_t images = 0;               // images in the report, explained or not
+  size_t failed = 0;               // of them, not explained (or whose explanation.json is unreadable)
+  std::vector<std::string> notes;  // what the user should hear: duplicates shown once, unreadable files
 };
 
-struct ReportImage {
-  std::string name;        // shown as the heading
-  std::string source_png;  // the input image as a PNG (embedded); empty if it failed to load
-  std::string target;      // "happy (class 1)"
-  std::vector<ReportPrediction> predictions;
-  std::vector<ReportPanel> panels;
-  std::string error;       // set when the image could not be explained
-};
-
-struct ReportRun {
-  std::string title = "lumos report";
-  std::vector<std::pair<std::string, std::string>> settings;  // ("model", "face_expression.onnx"), …
-  std::vector<ReportImage> images;
-};
-
-// The settings line: model, scores, methods, target, preprocess and the methods' own settings.
-std::vector<std::pair<std::string, std::string>> report_settings(const RunSummary& run);
-
-// An image's entry: `result` with the pictures write_image_folder wrote into `folder`; an image
-// that failed shows its error.
-ReportImage report_image(const ImageResult& result, const std::string& folder);
-
-// Writes the report atomically. Throws lumos::Error if a picture cannot be read or the
-// file cannot be written.
-void write_html_report(const std::string& path, const ReportRun& run);
+// Writes the report of `runs` into the folder `out` (made when missing), each file atomically.
+// A run is a folder lumos explain wrote (with run.json its images in its order and its failures;
+// without, every subfolder with an explanation.json), one image's folder, or a folder of runs.
+// Thumbnails a run lacks are made under out/thumbnails/. Throws InputError for a folder with no
+// explanation in it, lumos::Error when a file cannot be read or written.
+ReportWritten write_report(const std::vector<std::string>& runs, const std::string& out,
+                           const ReportOptions& options = {});
 
 }  // namespace lumos

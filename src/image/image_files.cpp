@@ -19,13 +19,16 @@ std::vector<std::string> image_files(const std::vector<std::string>& paths) {
   };
   std::vector<std::string> files;
   for (const auto& path : paths) {
-    if (!fs::is_directory(path)) {
-      files.push_back(path);  // a missing or unreadable file is reported when it is loaded
+    std::error_code error;  // a symbolic-link loop, a permission: reported when the file is loaded
+    if (!fs::is_directory(path, error)) {
+      files.push_back(path);  // a missing, unreadable or special file is reported when it is loaded
       continue;
     }
     std::vector<std::string> found;
-    for (const auto& entry : fs::directory_iterator(path)) {
-      if (entry.is_regular_file() && is_image(entry.path())) found.push_back(entry.path().string());
+    fs::directory_iterator entries(path, error);
+    if (error) throw InputError("cannot list folder '" + path + "': " + error.message() + " — check its permissions");
+    for (const auto& entry : entries) {
+      if (entry.is_regular_file(error) && is_image(entry.path())) found.push_back(entry.path().string());
     }
     if (found.empty()) throw InputError("no image files in folder '" + path + "' — give image files or a folder of them");
     std::sort(found.begin(), found.end());

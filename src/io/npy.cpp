@@ -2,14 +2,14 @@
 
 #include "lumos/atomic_file.hpp"
 #include "lumos/error.hpp"
+#include "lumos/file.hpp"
+#include "lumos/model.hpp"
+#include "util/checked.hpp"
 
 #include <ATen/ATen.h>
 
 #include <cctype>
-#include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 namespace lumos {
@@ -21,6 +21,7 @@ namespace {
 constexpr char kMagic[] = "\x93NUMPY";
 constexpr size_t kMagicSize = 6;
 constexpr size_t kAlignment = 64;
+constexpr size_t kMaxHeaderBytes = size_t{1} << 20;
 
 struct DtypeCode {
   c10::ScalarType type;
@@ -136,7 +137,11 @@ class HeaderParser {
     return dims;
   }
   [[noreturn]] void fail(const std::string& what) const {
-    throw InputError("'" + path_ + "' is not a valid .npy file: bad header (" + what + "): " + text_);
+    // The header is text in a valid file; show its start only, and only printable bytes.
+    std::string shown;
+    for (char c : text_.substr(0, 80)) shown += std::isprint(static_cast<unsigned char>(c)) ? c : '?';
+    throw InputError("'" + path_ + "' is not a valid .npy file: bad header (" + what + "): " + shown +
+                     (text_.size() > 80 ? "..." : ""));
   }
 
   const std::string& text_;
@@ -167,15 +172,6 @@ uint32_t little_endian(const unsigned char* bytes, int count) {
   return value;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw InputError("cannot open '" + path + "': " + std::strerror(errno));
-  std::ostringstream bytes;
-  bytes << file.rdbuf();
-  if (file.bad()) throw InputError("cannot read '" + path + "'");
-  return bytes.str();
-}
-
 std::string header_text(const at::Tensor& tensor) {
   std::string shape;  // numpy's "(2, 3)", "(3,)" and "()"
   for (int64_t i = 0; i < tensor.dim(); ++i) shape += (i ? ", " : "") + std::to_string(tensor.size(i));
@@ -201,8 +197,9 @@ std::string preamble(const at::Tensor& tensor) {
 
 }  // namespace
 
-at::Tensor read_npy(const std::string& path) {
-  const std::string bytes = read_file(path);
+at::Tensor read_npy(const std::string& path) { return parse_npy(read_file(path, ".npy file", kMaxArrayFileBytes), path); }
+
+at::Tensor parse_npy(std::string_view bytes, const std::string& path) {
   const auto* raw = reinterpret_cast<const unsigned char*>(bytes.data());
   if (bytes.size() < kMagicSize + 4 || bytes.compare(0, kMagicSize, kMagic, kMagicSize) != 0) {
     throw InputError("'" + path + "' is not a .npy file (no \\x93NUMPY magic); save arrays with numpy.save");
@@ -217,21 +214,29 @@ at::Tensor read_npy(const std::string& path) {
   if (bytes.size() < header_start) throw InputError("'" + path + "' is truncated inside its .npy header");
   const size_t header_size = little_endian(raw + kMagicSize + 2, static_cast<int>(length_field));
   if (bytes.size() < header_start + header_size) throw InputError("'" + path + "' is truncated inside its .npy header");
+  if (header_size > kMaxHeaderBytes) {
+    throw InputError("'" + path + "' has a .npy header of " + std::to_string(header_size) + " bytes; numpy writes "
+                     "far shorter ones, so the file is corrupt");
+  }
 
-  const Header header = HeaderParser(bytes.substr(header_start, header_size), path).parse();
+  const std::string header_text(bytes.substr(header_start, header_size));
+  const Header header = HeaderParser(header_text, path).parse();
   const auto type = scalar_type_of(header, path);
   if (header.fortran_order) {
     throw InputError("'" + path + "' is in Fortran order; save it in C order (numpy.ascontiguousarray)");
   }
-  auto tensor = at::empty(header.shape, at::TensorOptions().dtype(type));
+  // The size the header claims is checked against the bytes there before anything is allocated.
+  const auto count = checked_product(header.shape);
+  const auto data_size = count ? checked_multiply(*count, static_cast<int64_t>(c10::elementSize(type))) : std::nullopt;
   const size_t data_start = header_start + header_size;
-  const size_t data_size = tensor.numel() * tensor.element_size();
-  if (bytes.size() - data_start != data_size) {
+  if (!data_size || bytes.size() - data_start != static_cast<size_t>(*data_size)) {
     throw InputError("'" + path + "' holds " + std::to_string(bytes.size() - data_start) + " data bytes but its header (" +
-                     header.descr + ", " + std::to_string(tensor.numel()) + " elements) needs " +
-                     std::to_string(data_size) + "; the file is truncated or corrupt");
+                     header.descr + ", shape " + shape_string(header.shape) + ") needs " +
+                     (data_size ? std::to_string(*data_size) : std::string("more than fit in memory")) +
+                     "; the file is truncated or corrupt");
   }
-  std::memcpy(tensor.data_ptr(), bytes.data() + data_start, data_size);
+  auto tensor = at::empty(header.shape, at::TensorOptions().dtype(type));
+  if (*data_size) std::memcpy(tensor.data_ptr(), bytes.data() + data_start, static_cast<size_t>(*data_size));
   if (type == at::kBool && tensor.numel() > 0 && at::gt(tensor.view(at::kByte), 1).any().item<bool>()) {
     throw InputError("'" + path + "' has bool elements that are neither 0 nor 1; the file is corrupt");
   }

@@ -40,6 +40,19 @@ at::Tensor box_mask(const Box& box, int64_t height, int64_t width) {
   return mask;
 }
 
+at::Tensor boxes_region(const std::vector<Box>& boxes, int64_t picture_width, int64_t picture_height, int64_t height,
+                        int64_t width) {
+  const double sx = static_cast<double>(width) / static_cast<double>(picture_width);
+  const double sy = static_cast<double>(height) / static_cast<double>(picture_height);
+  at::Tensor region = at::zeros({height, width}, at::kBool);
+  for (const auto& box : boxes) {
+    const Box scaled{static_cast<int64_t>(std::floor(box.x0 * sx)), static_cast<int64_t>(std::floor(box.y0 * sy)),
+                     static_cast<int64_t>(std::ceil(box.x1 * sx)), static_cast<int64_t>(std::ceil(box.y1 * sy))};
+    region |= box_mask(scaled, height, width);
+  }
+  return region;
+}
+
 bool pointing_game_hit(const at::Tensor& map, const at::Tensor& region, double tolerance) {
   check_map_and_region(map, region, "pointing game");
   if (!(tolerance >= 0)) throw InputError("pointing game: the tolerance must be >= 0 pixels");

@@ -1,16 +1,15 @@
 #include "lumos/labels.hpp"
 
 #include "lumos/error.hpp"
+#include "lumos/file.hpp"
 #include "lumos/model.hpp"
 
-#include <fstream>
 #include <sstream>
 
 namespace lumos {
 
 ClassLabels ClassLabels::read(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) throw InputError("cannot open labels file '" + path + "' — check the path (one label per line)");
+  std::istringstream file(read_file(path, "labels file", kMaxTextFileBytes));
   ClassLabels labels{{}, "labels file '" + path + "'"};
   for (std::string line; std::getline(file, line);) {
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();

@@ -41,15 +41,34 @@ ImageResult not_explained(size_t index, const std::string& name, std::string err
   return result;
 }
 
+// The share of each map inside the input's boxes, as the number "energy_in_box". Throws
+// InputError for a box that is empty or outside the picture.
+void add_energy_in_boxes(ImageResult& result, const std::vector<Box>& boxes) {
+  result.boxes = boxes;
+  if (boxes.empty()) return;
+  for (auto& target : result.targets) {
+    for (auto& method : target.methods) {
+      if (!method.map.defined() || method.map.dim() != 2) continue;
+      try {
+        const at::Tensor region = boxes_region(boxes, result.size.width, result.size.height, method.map.size(0),
+                                               method.map.size(1));
+        method.numbers.push_back({"energy_in_box", energy_in_region(method.map, region)});
+      } catch (const InputError& e) {
+        throw InputError("'" + result.name + "': " + e.what());
+      }
+    }
+  }
+}
+
 std::string cancelled_message(const std::string& name) { return "'" + name + "' was cancelled before it was explained"; }
 
 }  // namespace
 
-ImageInput ImageInput::file(std::string path) { return {std::move(path), std::nullopt, {}, {}}; }
+ImageInput ImageInput::file(std::string path) { return {std::move(path), std::nullopt, {}, {}, {}}; }
 
 ImageInput ImageInput::decoded(Image image, std::string name) {
   if (name.empty()) name = image.source();
-  return {std::move(name), std::move(image), {}, {}};
+  return {std::move(name), std::move(image), {}, {}, {}};
 }
 
 struct ExplainPipeline::State {
@@ -127,8 +146,8 @@ RunSummary ExplainPipeline::summary() const {
 void ExplainPipeline::run(const std::vector<ImageInput>& inputs, const std::function<void(ImageResult&&)>& on_result,
                           const ExplainControl& control) {
   auto& s = *state_;
-  const int64_t fixed_batch = s.model.input().batch;
-  const size_t batch_size = static_cast<size_t>(fixed_batch > 0 ? fixed_batch : s.request.batch_size);
+  // A model with a fixed batch size runs any batch (the Model cuts it into pieces).
+  const auto batch_size = static_cast<size_t>(s.request.batch_size);
   const bool keep_originals = !s.methods.empty();
   // Batches fill up with images that load: one that fails does not leave its batch short.
   for (size_t next = 0; next < inputs.size();) {
@@ -164,11 +183,8 @@ std::vector<ImageResult> ExplainPipeline::State::explain(const std::vector<Image
                                                          const std::vector<Image>& resized,
                                                          const ExplainControl& control) {
   const size_t n = indices.size();
-  // A model with a fixed batch size takes exactly that many images: the rest repeat image 0.
-  std::vector<Image> rows = resized;
-  while (static_cast<int64_t>(rows.size()) < model.input().batch) rows.push_back(resized.front());
-  const at::Tensor input = make_batch(rows, model.input(), preprocess, input_size);
-  const at::Tensor scores = model.scores(input).slice(0, 0, static_cast<int64_t>(n));
+  const at::Tensor input = make_batch(resized, model.input(), preprocess, input_size);
+  const at::Tensor scores = model.scores(input);
   labels.check(scores.size(1));
 
   std::vector<ImageResult> results(n);
@@ -239,6 +255,11 @@ std::vector<ImageResult> ExplainPipeline::State::explain(const std::vector<Image
           if (it != found.end()) results[i].targets[k].methods.push_back(std::move(*it));
         }
       }
+    }
+    try {
+      add_energy_in_boxes(results[i], inputs[indices[i]].boxes);
+    } catch (const InputError& e) {  // a box outside the picture: this image alone fails
+      results[i] = not_explained(results[i].index, results[i].name, e.what());
     }
   }
   return results;

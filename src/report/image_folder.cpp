@@ -35,16 +35,25 @@ std::string picture_file(const std::string& stem, const std::string& role) {
   return stem + (role.empty() ? "" : "_" + role) + ".png";
 }
 
+std::string thumbnail_file(const std::string& picture) {
+  return std::filesystem::path(picture).replace_extension(".thumb.jpg").string();
+}
+
 std::string write_image_folder(const std::string& parent, const std::string& folder, const ImageResult& result,
                                const RunSummary& run, const FolderOptions& options) {
   if (!result.image) throw InputError("'" + result.name + "' has no picture to write; it was not explained");
   StagedFolder staged(parent, folder);
-  save_png(*result.image, staged.file("input.png"));
+  const auto save_with_thumbnail = [&](const cv::Mat& pixels, const std::string& file) {
+    save_png(pixels, staged.file(file));
+    write_file_atomically(staged.file(thumbnail_file(file)), {encode_jpeg(thumbnail(pixels))});
+  };
+  save_with_thumbnail(result.image->pixels(), "input.png");
   for (const auto& target : result.targets) {
     for (const auto& method : target.methods) {
       const std::string stem = file_stem(method, target);
       for (const auto& picture : render_pictures(method, *result.image, options.render)) {
-        save_png(picture.pixels, staged.file(picture_file(stem, picture.role)));
+        if (picture.role.empty()) save_with_thumbnail(picture.pixels, picture_file(stem, ""));
+        else save_png(picture.pixels, staged.file(picture_file(stem, picture.role)));
       }
       if (!options.npy) continue;
       if (!method.segments) write_npy(staged.file(stem + ".npy"), method.map);

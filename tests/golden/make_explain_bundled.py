@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Writes tests/golden/explain_bundled/: what `lumos explain` wrote for the bundled model, with
-the machine's paths, the pictures and the times taken out (CliExplain.BundledOutputIsPinned).
+the machine's paths and the embedded pictures taken out (CliExplain.BundledOutputIsPinned):
+the files' names, an explanation.json, the report's data (report_data.json, from the script in
+the self-contained report.html) and summary.csv's header.
 
 Re-run only when explain's output is meant to change, and say why in the commit:
     /usr/bin/python3 tests/golden/make_explain_bundled.py build/lumos
@@ -31,16 +33,23 @@ def main(lumos):
         record["model"] = "<models>/" + os.path.basename(record["model"])
         record["image"] = record["image"].replace(samples, "<samples>")
         report = open(os.path.join(out, "report.html"), encoding="utf-8").read()
-        report = report.replace(samples, "<samples>").replace(models, "<models>")
-        report = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "data:image/png;base64,…", report)
-        report = re.sub(r"time [0-9]+ ms", "time … ms", report)
+        report = report.replace(samples, "<samples>").replace(models, "<models>").replace(out, "<out>")
+        report = re.sub(r"data:image/(png|jpeg);base64,[A-Za-z0-9+/=]+", r"data:image/\1;base64,…", report)
+        start = report.index("LUMOS_DATA=") + len("LUMOS_DATA=")
+        data = json.loads(report[start:report.index(";\n", start)])
+        header = open(os.path.join(out, "summary.csv"), encoding="utf-8", newline="").readline()
     os.makedirs(golden, exist_ok=True)
     with open(os.path.join(golden, "files.txt"), "w") as f:
         f.write("".join(name + "\n" for name in files))
     with open(os.path.join(golden, "explanation.json"), "w") as f:
         f.write(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    with open(os.path.join(golden, "report.html"), "w", encoding="utf-8") as f:
-        f.write(report)
+    with open(os.path.join(golden, "report_data.json"), "w", encoding="utf-8") as f:
+        f.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    with open(os.path.join(golden, "summary_header.csv"), "w", encoding="utf-8", newline="") as f:
+        f.write(header)
+    old = os.path.join(golden, "report.html")
+    if os.path.exists(old):
+        os.remove(old)
 
 
 if __name__ == "__main__":

@@ -489,11 +489,22 @@ TEST(MethodFamily, ARegisteredFamilyGoesThroughThePipelineAndTheWriters) {
   EXPECT_EQ(entry["map"], stem + ".npy");
   EXPECT_EQ(json["targets"][0]["methods"][1]["method"], "gradcam");
 
-  const auto report = lumos::report_image(result, folder);
-  ASSERT_EQ(report.panels.size(), 3u);
-  EXPECT_EQ(report.panels[0].title, "Center dot · " + target.label);
-  EXPECT_EQ(report.panels[1].title, "Center dot mask2 · " + target.label);
-  EXPECT_EQ(report.panels[2].title, "gradcam · " + target.label);
+  // The report shows the new method from its JSON alone: its title, picture, extra picture and number.
+  lumos::ReportOptions linked;
+  linked.self_contained = false;
+  const auto report = lumos::write_report({folder}, (work_dir() / "dot_report").string(), linked);
+  std::ifstream data_file(report.data);
+  std::string data((std::istreambuf_iterator<char>(data_file)), std::istreambuf_iterator<char>());
+  const auto gallery = nlohmann::json::parse(data.substr(data.find('{'), data.rfind('}') - data.find('{') + 1));
+  EXPECT_EQ(gallery["methods"][0]["title"], "Center dot");
+  EXPECT_EQ(gallery["methods"][0]["numbers"], nlohmann::json::array({"radius"}));
+  EXPECT_EQ(gallery["methods"][1]["title"], "Grad-CAM");
+  const auto& shown = gallery["images"][0]["t"][0]["m"][0];
+  EXPECT_EQ(shown["f"], stem + ".png");
+  EXPECT_EQ(shown["th"], stem + ".thumb.jpg");
+  EXPECT_EQ(shown["pic"]["mask2"], stem + "_mask2.png");
+  EXPECT_EQ(shown["x"]["radius"], 1.5);
+  EXPECT_EQ(shown["w"], "a test method");
 
   request.options = {{"centerdot.radius", "0"}};
   const auto message = error_of<lumos::InputError>([&] { lumos::ExplainPipeline(*model, request); });

@@ -1,17 +1,15 @@
 #include "model/onnx/graph.hpp"
 
 #include "lumos/error.hpp"
+#include "lumos/file.hpp"
 #include "model/onnx/tensor_proto.hpp"
 
 #include <c10/util/Exception.h>
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <queue>
 #include <set>
-#include <sstream>
 
 namespace lumos::onnx {
 namespace {
@@ -37,9 +35,15 @@ std::string first_line(const std::string& text) {
 std::vector<int> dependency_order(const ::onnx::GraphProto& graph, const std::set<std::string>& available) {
   const int n = graph.node_size();
   std::unordered_map<std::string, int> producer;
-  for (int i = 0; i < n; ++i)
-    for (const auto& out : graph.node(i).output())
-      if (!out.empty()) producer[out] = i;
+  for (int i = 0; i < n; ++i) {
+    for (const auto& out : graph.node(i).output()) {
+      if (out.empty()) continue;
+      if (available.count(out) || !producer.emplace(out, i).second) {
+        throw ModelError("value '" + out + "' is made by more than one node, input or initializer; "
+                         "the model file is corrupt");
+      }
+    }
+  }
 
   std::vector<int> pending(n, 0);
   std::vector<std::vector<int>> consumers(n);
@@ -73,19 +77,19 @@ std::vector<int> dependency_order(const ::onnx::GraphProto& graph, const std::se
 }  // namespace
 
 Graph Graph::load(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw ModelError("cannot open model file '" + path + "': check the path and permissions");
-  std::stringstream buffer;
-  buffer << file.rdbuf();
-  const std::string bytes = buffer.str();
+  std::string bytes;
+  try {
+    bytes = read_file(path, "model file", kMaxModelFileBytes);
+  } catch (const FileError& e) {
+    throw ModelError(e.what());
+  }
   ::onnx::ModelProto model;
   if (bytes.empty() || !model.ParseFromString(bytes) || !model.has_graph()) {
     throw ModelError("'" + path + "' is not a readable ONNX model (corrupt, truncated, or another format); "
                      "export it again with torch.onnx.export or tf2onnx");
   }
-  const auto base_dir = std::filesystem::path(path).parent_path().string();
   try {
-    return Graph(model, base_dir);
+    return Graph(model, model_folder(path));
   } catch (const UnsupportedOpError&) {
     throw;
   } catch (const ModelError& e) {
@@ -105,7 +109,9 @@ int Graph::add_slot(const std::string& name, const std::string& op, const std::s
   return slot;
 }
 
-Graph::Graph(const ::onnx::ModelProto& model, const std::string& base_dir) {
+// A function-try-block: whatever ATen or the standard library throws while a file is
+// turned into a graph (tensor sizes ATen refuses, ...) is the file's fault, a ModelError.
+Graph::Graph(const ::onnx::ModelProto& model, const std::string& model_dir) try {
   for (const auto& op_set : model.opset_import()) {
     if (op_set.domain().empty() || op_set.domain() == "ai.onnx") opset_ = static_cast<int>(op_set.version());
   }
@@ -115,9 +121,11 @@ Graph::Graph(const ::onnx::ModelProto& model, const std::string& base_dir) {
 
   std::set<std::string> available;
   for (const auto& init : graph.initializer()) {
+    if (!available.insert(init.name()).second) {
+      throw ModelError("initializer '" + init.name() + "' appears twice; the model file is corrupt");
+    }
     const int slot = add_slot(init.name(), "initializer", "", -1);
-    constants_[slot] = tensor_from_proto(init, base_dir);
-    available.insert(init.name());
+    constants_[slot] = tensor_from_proto(init, model_dir);
   }
   for (const auto& input : graph.input()) {
     if (available.count(input.name())) continue;  // old exporters list initializers as inputs
@@ -130,22 +138,32 @@ Graph::Graph(const ::onnx::ModelProto& model, const std::string& base_dir) {
   auto& registry = OpRegistry::instance();
   for (int index : dependency_order(graph, available)) {
     const auto& proto = graph.node(index);
-    const Node node(proto, opset_);
+    const Node node(proto, opset_, model_dir);
     if (!proto.domain().empty() && proto.domain() != "ai.onnx") {
       throw UnsupportedOpError("unsupported op " + proto.domain() + "." + proto.op_type() + " at node '" +
                                proto.name() + "': lumos runs the standard ONNX operator set only");
     }
-    auto make = registry.find(proto.op_type(), opset_);
-    if (!make) {
+    if (proto.op_type().empty()) {
+      throw ModelError("node '" + node.label() + "' has no op type; the model file is corrupt");
+    }
+    const auto* entry = registry.find(proto.op_type(), opset_);
+    if (!entry) {
       throw UnsupportedOpError("unsupported op " + proto.op_type() + " (opset " + std::to_string(opset_) +
                                ") at node '" + proto.name() + "'");
     }
+    entry->signature.check(node);
     Step step;
     step.description = node.describe();
     try {
-      step.kernel = (*make)(node);
+      step.kernel = entry->make(node);
     } catch (const c10::Error& e) {
       node.fail(first_line(e.what_without_backtrace()));
+    } catch (const Error&) {
+      throw;
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (const std::exception& e) {
+      node.fail(first_line(e.what()));
     }
     for (const auto& in : proto.input()) step.inputs.push_back(in.empty() ? -1 : slot_by_name_.at(in));
     const int first_input = step.inputs.empty() ? -1 : step.inputs.front();
@@ -166,6 +184,14 @@ Graph::Graph(const ::onnx::ModelProto& model, const std::string& base_dir) {
       throw ModelError("graph output '" + output.name + "' is not produced by any node");
     }
   }
+} catch (const c10::Error& e) {
+  throw ModelError("the model file is corrupt: " + first_line(e.what_without_backtrace()));
+} catch (const Error&) {
+  throw;
+} catch (const std::bad_alloc&) {
+  throw;
+} catch (const std::exception& e) {
+  throw ModelError("the model file is corrupt: " + first_line(e.what()));
 }
 
 int Graph::slot(const std::string& value_name) const {
@@ -246,8 +272,11 @@ Tensors Graph::run(const Tensors& feeds, const std::vector<int>& wanted, const V
       results = step.kernel(args);
     } catch (const c10::Error& e) {
       throw ModelError(step.description + " failed: " + first_line(e.what_without_backtrace()));
-    } catch (const ModelError& e) {
-      throw ModelError(step.description + " failed: " + e.what());
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (const std::exception& e) {
+      // ModelError from the kernel, or what ATen and the standard library throw besides c10::Error.
+      throw ModelError(step.description + " failed: " + first_line(e.what()));
     }
     for (size_t o = 0; o < step.outputs.size(); ++o) {
       const int slot = step.outputs[o];

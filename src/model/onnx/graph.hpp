@@ -26,7 +26,9 @@ class Graph {
  public:
   // Reads an .onnx file; throws ModelError (unreadable, invalid) or UnsupportedOpError.
   static Graph load(const std::string& path);
-  Graph(const ::onnx::ModelProto& model, const std::string& base_dir);
+  // model_dir: the folder external data files are read from ("" for a model that did not
+  // come from a file, which then may not have external data).
+  Graph(const ::onnx::ModelProto& model, const std::string& model_dir);
 
   int opset() const { return opset_; }
   // The model file's metadata_props.

@@ -13,11 +13,22 @@
 namespace lumos::onnx {
 namespace {
 
+// The largest input side and batch lumos runs a model at; far above any classifier's.
+constexpr int64_t kMaxInputSide = 16384;
+constexpr int64_t kMaxInputBatch = 65536;
+
 InputSpec input_spec(const ValueInfo& info, const std::string& path) {
   if (info.dims.size() != 4) {
     throw ModelError("'" + path + "' takes input '" + info.name + "' of rank " + std::to_string(info.dims.size()) +
                      " " + shape_string(info.dims) + "; lumos explains image classifiers with a 4-D input "
                      "(NCHW or NHWC)");
+  }
+  for (size_t d = 0; d < 4; ++d) {
+    const int64_t most = d == 0 ? kMaxInputBatch : kMaxInputSide;
+    if (info.dims[d] != -1 && (info.dims[d] < 1 || info.dims[d] > most)) {
+      throw ModelError("'" + path + "' declares input '" + info.name + "' of shape " + shape_string(info.dims) +
+                       ", which no image batch has (sizes 1 to " + std::to_string(most) + "); the file is corrupt");
+    }
   }
   InputSpec spec;
   spec.name = info.name;
@@ -38,6 +49,39 @@ InputSpec input_spec(const ValueInfo& info, const std::string& path) {
   }
   if (spec.channels < 0) spec.channels = 3;
   return spec;
+}
+
+// Fixes the open height and width of `spec` to the size asked for; InputError if it
+// contradicts a fixed side or is not a sensible size.
+void apply_size(InputSpec& spec, const LoadOptions& options, const std::string& path) {
+  if (options.height == 0 && options.width == 0) return;
+  const auto asked = std::to_string(options.height) + "x" + std::to_string(options.width);
+  if (options.height < 1 || options.width < 1 || options.height > kMaxInputSide || options.width > kMaxInputSide) {
+    throw InputError("input size " + asked + " (HxW) is not one lumos runs a model at; give sides from 1 to " +
+                     std::to_string(kMaxInputSide));
+  }
+  if ((spec.height > 0 && spec.height != options.height) || (spec.width > 0 && spec.width != options.width)) {
+    throw InputError("'" + path + "' fixes its input size at " + shape_string({spec.height, spec.width}) +
+                     " (HxW), which " + asked + " contradicts; leave the size out");
+  }
+  spec.height = options.height;
+  spec.width = options.width;
+}
+
+// An output shape that is not [N, classes] read as such: [N] (one score) or
+// [N, classes, 1, ...]. Open dims (-1) may still turn out right at run time.
+bool is_scores_shape(at::IntArrayRef shape) {
+  if (shape.empty()) return false;
+  for (size_t d = 2; d < shape.size(); ++d) {
+    if (shape[d] != 1 && shape[d] != -1) return false;
+  }
+  return true;
+}
+
+std::string output_names(const std::vector<ValueInfo>& outputs) {
+  std::string names;
+  for (const auto& o : outputs) names += (names.empty() ? "'" : ", '") + o.name + "'";
+  return names;
 }
 
 // Levenshtein distance, for suggesting layer names.
@@ -75,26 +119,60 @@ Layout layout_after(const std::string& op, at::IntArrayRef in_shape, Layout in, 
 
 }  // namespace
 
-OnnxModel::OnnxModel(const std::string& path, const LoadOptions& options) : path_(path), graph_(Graph::load(path)) {
+OnnxModel::OnnxModel(const std::string& path, const LoadOptions& options)
+    : OnnxModel(Graph::load(path), path, options) {}
+
+OnnxModel::OnnxModel(Graph graph, const std::string& name, const LoadOptions& options)
+    : path_(name), graph_(std::move(graph)) {
+  const auto& path = path_;
   if (graph_.inputs().size() != 1) {
     throw ModelError("'" + path + "' takes " + std::to_string(graph_.inputs().size()) +
                      " inputs; lumos explains models with one image input");
   }
-  if (graph_.outputs().empty()) throw ModelError("'" + path + "' has no outputs");
+  const auto& outputs = graph_.outputs();
+  if (outputs.empty()) throw ModelError("'" + path + "' has no outputs");
   input_ = input_spec(graph_.inputs().front(), path);
+  apply_size(input_, options, path);
 
-  const int output = graph_.slot(graph_.outputs().front().name);
-  const bool ends_in_softmax = graph_.producer_op(output) == "Softmax";
+  auto chosen = outputs.begin();
+  if (!options.output.empty()) {
+    chosen = std::find_if(outputs.begin(), outputs.end(), [&](const ValueInfo& o) { return o.name == options.output; });
+    if (chosen == outputs.end()) {
+      throw InputError("'" + path + "' has no output '" + options.output + "'; its outputs are " +
+                       output_names(outputs));
+    }
+  }
+  const std::string choose_another =
+      outputs.size() > 1 ? "; choose the output that holds the class scores (--output NAME; the outputs are " +
+                               output_names(outputs) + ")"
+                         : "";
+  if (!chosen->dims.empty() && !is_scores_shape(chosen->dims)) {
+    throw ModelError("'" + path + "' output '" + chosen->name + "' has shape " + shape_string(chosen->dims) +
+                     ", not [N, classes]: lumos explains classifiers, whose output holds one score per class" +
+                     choose_another);
+  }
+  output_note_ = choose_another;
+
   score_kind_ = options.score;
-  if (options.score == Score::logits && ends_in_softmax) {
+  const int output = graph_.slot(chosen->name);
+  const auto& head = graph_.producer_op(output);
+  const std::string of_output = outputs.size() > 1 ? " '" + chosen->name + "'" : "";
+  if (head == "Softmax" && options.score == Score::logits) {
     score_slot_ = graph_.producer_input(output);
-    score_description_ = "logits (the input of the model's final Softmax)";
+    score_description_ = "logits (the input of the model's final Softmax" + of_output + ")";
+  } else if (head == "Sigmoid") {
+    // Multi-label: each class is its own yes/no; a softmax across them would mean nothing.
+    const bool logits = options.score == Score::logits;
+    score_slot_ = logits ? graph_.producer_input(output) : output;
+    score_description_ = logits ? "logits (the input of the model's final Sigmoid" + of_output + ", one per class)"
+                                : "probabilities (the model's Sigmoid output" + of_output + ", one per class)";
   } else {
     score_slot_ = output;
-    apply_softmax_ = options.score == Score::probability && !ends_in_softmax;
-    score_description_ = options.score == Score::logits ? "logits (the model's output)"
-                         : ends_in_softmax             ? "probabilities (the model's Softmax output)"
-                                                       : "probabilities (softmax of the model's output)";
+    finish_ = options.score == Score::probability && head != "Softmax" ? Finish::softmax : Finish::none;
+    score_description_ = options.score == Score::logits ? "logits (the model's output" + of_output + ")"
+                         : head == "Softmax"           ? "probabilities (the model's Softmax output" + of_output + ")"
+                                                       : "probabilities (softmax of the model's output" + of_output +
+                                                   "; sigmoid of a single score)";
   }
 }
 
@@ -102,41 +180,83 @@ void OnnxModel::check_batch(const at::Tensor& batch) const {
   std::vector<int64_t> expected = input_.layout == Layout::NCHW
                                       ? std::vector<int64_t>{input_.batch, input_.channels, input_.height, input_.width}
                                       : std::vector<int64_t>{input_.batch, input_.height, input_.width, input_.channels};
-  bool ok = batch.dim() == 4;
-  for (int i = 0; ok && i < 4; ++i) ok = expected[i] < 0 || expected[i] == batch.size(i);
+  // Any batch size is run: a fixed one in pieces (in_model_batches).
+  bool ok = batch.dim() == 4 && batch.size(0) >= 1;
+  for (int i = 1; ok && i < 4; ++i) ok = expected[i] < 0 || expected[i] == batch.size(i);
   if (!ok) {
+    expected[0] = -1;
     throw InputError("input tensor has shape " + shape_string(batch.sizes()) + " but the model expects " +
                      shape_string(expected) + " (" + to_string(input_.layout) + "); resize the image to the model's "
                      "input size");
   }
 }
 
-at::Tensor OnnxModel::finish_scores(at::Tensor raw) const {
-  if (raw.dim() < 2) {
-    throw ModelError("'" + path_ + "' returns scores of rank " + std::to_string(raw.dim()) +
-                     "; an image classifier returns [N, classes]");
+at::Tensor OnnxModel::finish_scores(at::Tensor raw, int64_t rows) const {
+  const auto wrong = [&](const std::string& what) {
+    return ModelError("'" + path_ + "' returns " + what + "; an image classifier returns [N, classes]" + output_note_);
+  };
+  if (!at::isFloatingType(raw.scalar_type())) {
+    throw wrong(std::string(c10::toString(raw.scalar_type())) + " values of shape " + shape_string(raw.sizes()));
   }
-  if (raw.dim() != 2) raw = raw.flatten(1);
+  if (raw.dim() == 0 || raw.size(0) != rows) {
+    throw wrong("scores of shape " + shape_string(raw.sizes()) + " for " + std::to_string(rows) + " image(s)");
+  }
+  if (!is_scores_shape(raw.sizes())) throw wrong("scores of shape " + shape_string(raw.sizes()));
+  raw = raw.dim() == 1 ? raw.unsqueeze(1) : raw.flatten(1);
+  if (raw.scalar_type() != at::kDouble) raw = raw.to(at::kFloat);
   if (!at::isfinite(raw).all().item<bool>()) {
     throw ModelError("'" + path_ + "' produced NaN or infinite scores for this input; check the preprocessing "
                      "(--preprocess, --mean/--std) and that the model file is intact");
   }
-  return apply_softmax_ ? at::softmax(raw, 1) : raw;
+  if (finish_ == Finish::softmax) return raw.size(1) == 1 ? at::sigmoid(raw) : at::softmax(raw, 1);
+  return raw;
+}
+
+at::Tensor OnnxModel::in_model_batches(const Tensors& inputs, const Run& run) const {
+  const int64_t rows = inputs.front().size(0);
+  if (!needs_pieces(rows)) return run(inputs);
+  const int64_t step = input_.batch;
+  std::vector<at::Tensor> parts;
+  for (int64_t begin = 0; begin < rows; begin += step) {
+    const int64_t real = std::min(step, rows - begin);
+    Tensors pieces;
+    for (const auto& t : inputs) {
+      auto piece = t.slice(0, begin, begin + real);
+      if (real < step) {
+        // The last piece is filled up with copies of its last image; their results are dropped.
+        auto sizes = piece.sizes().vec();
+        sizes[0] = step - real;
+        piece = at::cat({piece, piece.slice(0, real - 1, real).detach().expand(sizes)});
+      }
+      pieces.push_back(piece);
+    }
+    const auto out = run(pieces);
+    if (out.dim() == 0 || out.size(0) != step) {
+      throw ModelError("'" + path_ + "' has a fixed batch of " + std::to_string(step) + " but made a value of shape " +
+                       shape_string(out.sizes()) + " for it, so other batch sizes cannot be run in pieces; give "
+                       "batches of exactly " + std::to_string(step) + " images");
+    }
+    parts.push_back(out.slice(0, 0, real));
+  }
+  return at::cat(parts);
 }
 
 at::Tensor OnnxModel::scores(const at::Tensor& batch) {
   check_batch(batch);
   c10::InferenceMode guard;
-  return finish_scores(graph_.run({batch}, {score_slot_}).front());
+  const auto raw = in_model_batches({batch}, [&](const Tensors& pieces) {
+    return graph_.run(pieces, {score_slot_}).front();
+  });
+  return finish_scores(raw, batch.size(0));
 }
 
 Trace OnnxModel::trace(const at::Tensor& batch, const std::vector<std::string>& capture, bool grad) {
   check_batch(batch);
+  std::vector<std::string> layers;
+  for (const auto& name : capture) layers.push_back(resolve_layer(name));
+  if (needs_pieces(batch.size(0))) return trace_in_pieces(batch, layers, grad);
   std::unordered_map<int, std::string> wanted;
-  for (const auto& name : capture) {
-    const auto resolved = resolve_layer(name);
-    wanted[graph_.slot(resolved)] = resolved;
-  }
+  for (const auto& layer : layers) wanted[graph_.slot(layer)] = layer;
   Trace trace;
   c10::AutoGradMode grad_mode(grad);
   auto hook = [&](int slot, at::Tensor& value) {
@@ -145,29 +265,67 @@ Trace OnnxModel::trace(const at::Tensor& batch, const std::vector<std::string>& 
     if (grad) value = value.detach().requires_grad_(true);
     trace.activations[it->second] = value;
   };
-  trace.scores = finish_scores(graph_.run({batch}, {score_slot_}, hook).front());
+  trace.scores = finish_scores(graph_.run({batch}, {score_slot_}, hook).front(), batch.size(0));
+  return trace;
+}
+
+// A fixed-batch model traced on another batch size: first the layers' values for every
+// image (in pieces, without autograd), made leaves; then the rest of the graph from
+// slices of those leaves, piece by piece. A backward from the scores reaches the leaves
+// through the slices, and stops there as in an ordinary trace.
+Trace OnnxModel::trace_in_pieces(const at::Tensor& batch, const std::vector<std::string>& layers, bool grad) {
+  std::vector<int> slots;
+  for (const auto& layer : layers) slots.push_back(graph_.slot(layer));
+  Tensors values;
+  {
+    c10::NoGradGuard no_grad;
+    for (int slot : slots) {
+      values.push_back(in_model_batches({batch}, [&](const Tensors& pieces) { return graph_.run(pieces, {slot}).front(); }));
+    }
+  }
+  Trace trace;
+  Tensors inputs{batch};
+  for (size_t k = 0; k < slots.size(); ++k) {
+    if (grad) values[k] = values[k].detach().requires_grad_(true);
+    trace.activations[layers[k]] = values[k];
+    inputs.push_back(values[k]);
+  }
+  c10::AutoGradMode grad_mode(grad);
+  const auto raw = in_model_batches(inputs, [&](const Tensors& pieces) {
+    Graph::GivenValues given;
+    for (size_t k = 0; k < slots.size(); ++k) given[slots[k]] = pieces[k + 1];
+    return graph_.run({pieces[0]}, {score_slot_}, {}, given).front();
+  });
+  trace.scores = finish_scores(raw, batch.size(0));
   return trace;
 }
 
 at::Tensor OnnxModel::scores_given(const at::Tensor& batch, const std::string& layer, const at::Tensor& value) {
   check_batch(batch);
-  if (value.size(0) != batch.size(0)) {
-    throw InputError("the value given for layer '" + layer + "' holds " + std::to_string(value.size(0)) +
-                     " images, the batch " + std::to_string(batch.size(0)));
+  if (value.dim() == 0 || value.size(0) != batch.size(0)) {
+    throw InputError("the value given for layer '" + layer + "' holds " +
+                     std::to_string(value.dim() ? value.size(0) : 0) + " images, the batch " +
+                     std::to_string(batch.size(0)));
   }
+  const int slot = graph_.slot(resolve_layer(layer));
   c10::InferenceMode guard;
-  return finish_scores(graph_.run({batch}, {score_slot_}, {}, {{graph_.slot(resolve_layer(layer)), value}}).front());
+  const auto raw = in_model_batches({batch, value}, [&](const Tensors& pieces) {
+    return graph_.run({pieces[0]}, {score_slot_}, {}, {{slot, pieces[1]}}).front();
+  });
+  return finish_scores(raw, batch.size(0));
 }
 
 const std::vector<LayerInfo>& OnnxModel::layers() {
   if (layers_) return *layers_;
-  // Shapes come from one forward pass at batch 1 on a zero image of the input size.
+  // Shapes come from one forward pass at batch 1 (or the model's own) on a zero image of the input size.
   if (input_.height < 0 || input_.width < 0) {
-    throw ModelError("'" + path_ + "' does not fix its input size; layer shapes need one");
+    throw ModelError("'" + path_ + "' does not fix its input size (" + shape_string({input_.height, input_.width}) +
+                     ", HxW); give the size to run it at (--size HEIGHTxWIDTH, or LoadOptions height and width)");
   }
+  const int64_t n = std::max<int64_t>(1, input_.batch);
   const auto sizes = input_.layout == Layout::NCHW
-                         ? std::vector<int64_t>{1, input_.channels, input_.height, input_.width}
-                         : std::vector<int64_t>{1, input_.height, input_.width, input_.channels};
+                         ? std::vector<int64_t>{n, input_.channels, input_.height, input_.width}
+                         : std::vector<int64_t>{n, input_.height, input_.width, input_.channels};
   std::vector<LayerInfo> out;
   std::vector<Layout> layouts(graph_.num_slots(), Layout::NCHW);
   std::vector<std::vector<int64_t>> shapes(graph_.num_slots());

@@ -1,66 +1,118 @@
 #include "model/onnx/tensor_proto.hpp"
 
 #include "lumos/error.hpp"
+#include "lumos/file.hpp"
+#include "lumos/model.hpp"
+#include "util/checked.hpp"
 
 #include <ATen/ATen.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <optional>
 
 namespace lumos::onnx {
 namespace {
 
+namespace fs = std::filesystem;
 using ::onnx::TensorProto;
-
-std::vector<int64_t> dims_of(const TensorProto& proto) { return {proto.dims().begin(), proto.dims().end()}; }
-
-int64_t element_count(const std::vector<int64_t>& dims) {
-  int64_t n = 1;
-  for (auto d : dims) n *= d;
-  return n;
-}
 
 std::string label(const TensorProto& proto) {
   return proto.name().empty() ? std::string("tensor") : "tensor '" + proto.name() + "'";
 }
 
-// Bytes of an external-data tensor, read from the file its metadata names.
-std::string read_external(const TensorProto& proto, const std::string& base_dir) {
+std::vector<int64_t> dims_of(const TensorProto& proto) { return {proto.dims().begin(), proto.dims().end()}; }
+
+// The number of elements the dims describe; ModelError for a negative dim or an overflow.
+int64_t element_count(const TensorProto& proto) {
+  const auto dims = dims_of(proto);
+  const auto count = checked_product(dims);
+  if (!count) {
+    throw ModelError(label(proto) + " has shape " + shape_string(dims) +
+                     ", which is not a valid size; the model file is corrupt");
+  }
+  return *count;
+}
+
+// A whole non-negative decimal number, as external data offsets and lengths are written.
+int64_t parse_offset(const std::string& text, const std::string& key, const TensorProto& proto) {
+  int64_t value = -1;
+  const auto end = text.data() + text.size();
+  const auto [last, error] = std::from_chars(text.data(), end, value);
+  if (text.empty() || error != std::errc() || last != end || value < 0) {
+    throw ModelError(label(proto) + ": external data " + key + " '" + text +
+                     "' is not a whole number of bytes; the model file is corrupt");
+  }
+  return value;
+}
+
+// The external data file, which must lie inside the model's folder: a relative location
+// without "..", whose real path (symbolic links followed) is still inside the folder. So a
+// model cannot make lumos read, or tell the size of, any other file on the machine.
+std::string external_file(const TensorProto& proto, const std::string& location, const std::string& model_dir) {
+  if (model_dir.empty()) {
+    throw ModelError(label(proto) + " keeps its data in an external file, which only a model loaded from a file "
+                     "may do");
+  }
+  const fs::path relative(location);
+  const auto outside = [&](const std::string& why) {
+    return ModelError(label(proto) + ": external data location '" + location + "' " + why +
+                      "; lumos reads external data only from files inside the model's folder");
+  };
+  if (location.empty()) throw ModelError(label(proto) + " has external data without a location");
+  if (relative.is_absolute() || relative.has_root_name() || relative.has_root_directory()) {
+    throw outside("is an absolute path");
+  }
+  for (const auto& part : relative) {
+    if (part == "..") throw outside("leaves the folder (..)");
+  }
+  std::error_code error;
+  const auto folder = fs::canonical(model_dir, error);
+  const auto file = error ? fs::path() : fs::canonical(fs::path(model_dir) / relative, error);
+  if (error) {
+    throw ModelError(label(proto) + ": cannot find its external data file '" + location +
+                     "' in the model's folder; keep it next to the .onnx file");
+  }
+  const auto [inside, rest] = std::mismatch(folder.begin(), folder.end(), file.begin(), file.end());
+  if (inside != folder.end()) throw outside("is a symbolic link to a file outside the folder");
+  return file.string();
+}
+
+// Bytes of an external-data tensor: `length` (or the rest of the file) from `offset`.
+std::string read_external(const TensorProto& proto, const std::string& model_dir, int64_t expected_bytes) {
   std::string location;
   int64_t offset = 0;
-  int64_t length = -1;
+  std::optional<int64_t> length;
   for (const auto& entry : proto.external_data()) {
     if (entry.key() == "location") location = entry.value();
-    if (entry.key() == "offset") offset = std::stoll(entry.value());
-    if (entry.key() == "length") length = std::stoll(entry.value());
+    if (entry.key() == "offset") offset = parse_offset(entry.value(), "offset", proto);
+    if (entry.key() == "length") length = parse_offset(entry.value(), "length", proto);
   }
-  if (location.empty()) throw ModelError(label(proto) + " has external data without a location");
-  const auto path = std::filesystem::path(base_dir) / location;
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    throw ModelError(label(proto) + ": cannot open its external data file '" + path.string() +
-                     "'; keep it next to the .onnx file");
+  try {
+    const ReadOnlyFile file(external_file(proto, location, model_dir), "external data file");
+    if (offset > file.size() || (length && *length > file.size() - offset)) {
+      throw ModelError(label(proto) + ": its external data file '" + location +
+                       "' is shorter than the offset and length the model gives; it may be truncated");
+    }
+    const int64_t bytes = length.value_or(file.size() - offset);
+    if (bytes != expected_bytes) {
+      throw ModelError(label(proto) + " has " + std::to_string(bytes) + " bytes of external data but its shape needs " +
+                       std::to_string(expected_bytes) + "; the model file or its data file is corrupt");
+    }
+    return file.read(offset, bytes);
+  } catch (const FileError& e) {
+    throw ModelError(label(proto) + ": " + e.what());
   }
-  file.seekg(0, std::ios::end);
-  const int64_t size = file.tellg();
-  if (length < 0) length = size - offset;
-  if (offset < 0 || offset + length > size) {
-    throw ModelError(label(proto) + ": external data file '" + path.string() + "' is too short (" +
-                     std::to_string(size) + " bytes); it may be truncated");
-  }
-  std::string bytes(static_cast<size_t>(length), '\0');
-  file.seekg(offset);
-  file.read(bytes.data(), length);
-  return bytes;
 }
 
 template <typename Field>
 at::Tensor from_field(const Field& field, c10::ScalarType field_type, c10::ScalarType type) {
   using T = typename Field::value_type;
   auto t = at::empty({static_cast<int64_t>(field.size())}, at::TensorOptions().dtype(field_type));
-  std::memcpy(t.data_ptr(), field.data(), field.size() * sizeof(T));
+  if (field.size() > 0) std::memcpy(t.data_ptr(), field.data(), field.size() * sizeof(T));
   return t.to(type);
 }
 
@@ -85,22 +137,24 @@ c10::ScalarType scalar_type_from_onnx(int32_t data_type, const std::string& cont
   }
 }
 
-at::Tensor tensor_from_proto(const TensorProto& proto, const std::string& base_dir) {
+at::Tensor tensor_from_proto(const TensorProto& proto, const std::string& model_dir) {
   const auto type = scalar_type_from_onnx(proto.data_type(), label(proto));
   const auto dims = dims_of(proto);
-  const int64_t count = element_count(dims);
+  const int64_t count = element_count(proto);
   const auto options = at::TensorOptions().dtype(type);
 
   if (proto.data_location() == TensorProto::EXTERNAL || proto.has_raw_data()) {
-    const std::string bytes = proto.data_location() == TensorProto::EXTERNAL ? read_external(proto, base_dir)
-                                                                             : proto.raw_data();
-    const auto expected = static_cast<size_t>(count) * c10::elementSize(type);
-    if (bytes.size() != expected) {
+    const auto expected = checked_multiply(count, static_cast<int64_t>(c10::elementSize(type)));
+    if (!expected) throw ModelError(label(proto) + " has shape " + shape_string(dims) + ", too large to hold");
+    const std::string bytes = proto.data_location() == TensorProto::EXTERNAL
+                                  ? read_external(proto, model_dir, *expected)
+                                  : proto.raw_data();
+    if (static_cast<int64_t>(bytes.size()) != *expected) {
       throw ModelError(label(proto) + " holds " + std::to_string(bytes.size()) + " bytes but its shape needs " +
-                       std::to_string(expected) + "; the file may be truncated or corrupt");
+                       std::to_string(*expected) + "; the file may be truncated or corrupt");
     }
     auto t = at::empty(dims, options);
-    if (expected) std::memcpy(t.data_ptr(), bytes.data(), expected);
+    if (*expected) std::memcpy(t.data_ptr(), bytes.data(), bytes.size());
     return t;
   }
 
@@ -126,10 +180,20 @@ at::Tensor tensor_from_proto(const TensorProto& proto, const std::string& base_d
 }
 
 at::Tensor read_tensor_file(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
+  std::string bytes;
+  try {
+    bytes = read_file(path, "tensor file", kMaxModelFileBytes);
+  } catch (const FileError& e) {
+    throw ModelError(e.what());
+  }
   TensorProto proto;
-  if (!file || !proto.ParseFromIstream(&file)) throw ModelError("cannot read tensor file '" + path + "'");
-  return tensor_from_proto(proto, std::filesystem::path(path).parent_path().string());
+  if (!proto.ParseFromString(bytes)) throw ModelError("cannot read tensor file '" + path + "': not a TensorProto");
+  return tensor_from_proto(proto, model_folder(path));
+}
+
+std::string model_folder(const std::string& path) {
+  const auto folder = fs::path(path).parent_path();
+  return folder.empty() ? "." : folder.string();
 }
 
 }  // namespace lumos::onnx

@@ -73,9 +73,26 @@ std::vector<std::string> aliases_of(CamMethod method) {
   }
 }
 
+// How the papers spell them, for report headings.
+std::string title_of(CamMethod method) {
+  switch (method) {
+    case CamMethod::gradcam: return "Grad-CAM";
+    case CamMethod::gradcam_plus_plus: return "Grad-CAM++";
+    case CamMethod::hirescam: return "HiResCAM";
+    case CamMethod::xgradcam: return "XGrad-CAM";
+    case CamMethod::layercam: return "LayerCAM";
+    case CamMethod::eigencam: return "Eigen-CAM";
+    case CamMethod::scorecam: return "Score-CAM";
+    case CamMethod::ablationcam: return "Ablation-CAM";
+    case CamMethod::gradcam_keras: return "Grad-CAM (Keras)";
+    case CamMethod::gradcam_plus_plus_keras: return "Grad-CAM++ (Keras)";
+  }
+  return to_string(method);
+}
+
 std::vector<MethodSpec> cam_methods() {
   std::vector<MethodSpec> specs;
-  for (auto method : all_cam_methods()) specs.push_back({to_string(method), to_string(method), aliases_of(method)});
+  for (auto method : all_cam_methods()) specs.push_back({to_string(method), title_of(method), aliases_of(method)});
   return specs;
 }
 

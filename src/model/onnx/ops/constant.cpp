@@ -9,8 +9,7 @@
 namespace lumos::onnx {
 
 // The value is read once, when the graph is built; opset 12 adds the scalar and list forms.
-LUMOS_ONNX_OP(Constant, "Constant", 1, kLatestOpset) {
-  require_inputs(node, 0, 0);
+LUMOS_ONNX_OP(Constant, "Constant", 1, kLatestOpset, inputs(0)) {
   at::Tensor value;
   if (node.has("value")) {
     value = node.t("value");
@@ -32,32 +31,36 @@ LUMOS_ONNX_OP(Constant, "Constant", 1, kLatestOpset) {
   return [value](const Tensors&) { return Tensors{value}; };
 }
 
-LUMOS_ONNX_OP(ConstantOfShape, "ConstantOfShape", 9, kLatestOpset) {
-  require_inputs(node, 1, 1);
+LUMOS_ONNX_OP(ConstantOfShape, "ConstantOfShape", 9, kLatestOpset, inputs(1)) {
   const at::Tensor value = node.has("value") ? node.t("value") : at::zeros({1}, at::kFloat);
   if (value.numel() != 1) node.fail("'value' must hold exactly one element, it holds " + std::to_string(value.numel()));
   const auto fill = value.reshape({}).item();
   const auto options = value.options();
   return [fill, options](const Tensors& in) {
-    return Tensors{at::full(axes::read_ints(in[0], "ConstantOfShape's shape"), fill, options)};
+    const auto shape = axes::read_ints(in[0], "ConstantOfShape's shape");
+    check_created(shape, "ConstantOfShape");
+    return Tensors{at::full(shape, fill, options)};
   };
 }
 
-LUMOS_ONNX_OP(Identity, "Identity", 1, kLatestOpset) {
-  require_inputs(node, 1, 1);
+LUMOS_ONNX_OP(Identity, "Identity", 1, kLatestOpset, inputs(1)) {
   return [](const Tensors& in) { return Tensors{in[0]}; };
 }
 
-LUMOS_ONNX_OP(Range, "Range", 11, kLatestOpset) {
-  require_inputs(node, 3, 3);
+LUMOS_ONNX_OP(Range, "Range", 11, kLatestOpset, inputs(3)) {
   return [](const Tensors& in) {
     const auto type = in[0].scalar_type();
     if (in[0].numel() != 1 || in[1].numel() != 1 || in[2].numel() != 1) {
       throw ModelError("start, limit and delta must be scalars");
     }
     const double start = in[0].item<double>(), limit = in[1].item<double>(), delta = in[2].item<double>();
-    if (delta == 0) throw ModelError("delta is 0");
-    const auto count = static_cast<int64_t>(std::max(std::ceil((limit - start) / delta), 0.0));
+    // Counted in double (NaN for delta 0 or infinite bounds), so checked before it becomes an integer.
+    const double steps_wanted = std::ceil((limit - start) / delta);
+    if (!(steps_wanted <= static_cast<double>(max_created_elements()))) {
+      throw ModelError("start, limit and delta give " + std::to_string(steps_wanted) + " values (at most " +
+                       std::to_string(max_created_elements()) + ")");
+    }
+    const auto count = static_cast<int64_t>(std::max(steps_wanted, 0.0));
     // start + i * delta, computed exactly for integers and in double for floats.
     const auto wide = at::isFloatingType(type) ? at::kDouble : at::kLong;
     const auto steps = at::arange(count, at::TensorOptions().dtype(wide));
@@ -65,8 +68,7 @@ LUMOS_ONNX_OP(Range, "Range", 11, kLatestOpset) {
   };
 }
 
-LUMOS_ONNX_OP(EyeLike, "EyeLike", 9, kLatestOpset) {
-  require_inputs(node, 1, 1);
+LUMOS_ONNX_OP(EyeLike, "EyeLike", 9, kLatestOpset, inputs(1)) {
   const bool has_dtype = node.has("dtype");
   const auto dtype = has_dtype ? scalar_type_from_onnx(static_cast<int32_t>(node.i("dtype", 0)), node.describe())
                                : at::kFloat;

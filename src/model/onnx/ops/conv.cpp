@@ -18,7 +18,7 @@ int64_t floor_half(int64_t total) { return total >= 0 ? total / 2 : -((-total + 
 
 }  // namespace
 
-LUMOS_ONNX_OP(Conv, "Conv", 1, kLatestOpset) {
+LUMOS_ONNX_OP(Conv, "Conv", 1, kLatestOpset, window(inputs(2, 3)).range("group", 1, kMaxExtent)) {
   const auto attributes = read_window(node);
   const int64_t groups = node.i("group", 1);
   return [attributes, groups](const Tensors& in) {
@@ -38,7 +38,11 @@ LUMOS_ONNX_OP(Conv, "Conv", 1, kLatestOpset) {
 // ONNX's transposed convolution: the full result has stride*(in-1) + (k-1)*dilation + 1
 // entries, output_padding adds zero-input entries at the end, and pads crop both sides
 // (or output_shape / auto_pad decide the crop).
-LUMOS_ONNX_OP(ConvTranspose, "ConvTranspose", 1, kLatestOpset) {
+LUMOS_ONNX_OP(ConvTranspose, "ConvTranspose", 1, kLatestOpset,
+              window(inputs(2, 3))
+                  .range("group", 1, kMaxExtent)
+                  .range("output_padding", 0, kMaxExtent)
+                  .range("output_shape", 0, kMaxExtent)) {
   const auto attributes = read_window(node);
   const int64_t groups = node.i("group", 1);
   const auto output_padding_attr = node.ints("output_padding");

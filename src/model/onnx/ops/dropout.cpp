@@ -5,11 +5,12 @@
 
 namespace lumos::onnx {
 
-LUMOS_ONNX_OP(Dropout, "Dropout", 1, kLatestOpset) {
+namespace {
+
+Kernel dropout(const Node& node, bool training_inputs) {
   const bool want_mask = node.num_outputs() > 1;
   // The mask is boolean from opset 10; before, it has the data's type.
   const bool bool_mask = node.opset() >= 10;
-  const bool training_inputs = node.opset() >= 12;
   return [want_mask, bool_mask, training_inputs](const Tensors& in) {
     const auto& x = in[0];
     const bool training = training_inputs && in.size() > 2 && in[2].defined() && in[2].item<bool>();
@@ -24,5 +25,10 @@ LUMOS_ONNX_OP(Dropout, "Dropout", 1, kLatestOpset) {
     return Tensors{x * keep * scale, keep};
   };
 }
+
+}  // namespace
+
+LUMOS_ONNX_OP(Dropout, "Dropout", 1, 11, inputs(1).outputs(1, 2)) { return dropout(node, false); }
+LUMOS_ONNX_OP(Dropout12, "Dropout", 12, kLatestOpset, inputs(1, 3).outputs(1, 2)) { return dropout(node, true); }
 
 }  // namespace lumos::onnx

@@ -1,28 +1,15 @@
 // The shapes shared by element-wise kernels: one input, two inputs, or many inputs
-// folded together. Each checks the node's input count when the graph is built, so the
-// kernels can index their inputs freely.
+// folded together. The op's registry signature fixes the input count (checked when the
+// graph is built), so the kernels index their inputs freely.
 #pragma once
 
 #include "model/onnx/op_registry.hpp"
 
-#include <limits>
-#include <string>
 
 namespace lumos::onnx {
 
 using UnaryFn = at::Tensor (*)(const at::Tensor&);
 using BinaryFn = at::Tensor (*)(const at::Tensor&, const at::Tensor&);
-
-// Fails (ModelError) unless the node has between `least` and `most` inputs.
-inline void require_inputs(const Node& node, int least, int most) {
-  const int n = node.num_inputs();
-  if (n >= least && n <= most) return;
-  const std::string wanted = least == most ? std::to_string(least)
-                             : most == std::numeric_limits<int>::max()
-                                 ? "at least " + std::to_string(least)
-                                 : std::to_string(least) + " to " + std::to_string(most);
-  node.fail("takes " + wanted + " input(s), the node has " + std::to_string(n));
-}
 
 // Whether a kernel may write its result over `t`. The executor hands a value over at its
 // last use, so a tensor that is the sole owner of its memory and that autograd does not
@@ -36,7 +23,6 @@ inline bool is_reusable(const at::Tensor& t) {
 // A kernel applying `f` to the node's one input.
 template <typename F>
 Kernel unary(const Node& node, F f) {
-  require_inputs(node, 1, 1);
   return [f](const Tensors& in) { return Tensors{f(in[0])}; };
 }
 // Lets overloaded ATen functions (at::round, ...) be passed by name.
@@ -45,14 +31,12 @@ inline Kernel unary(const Node& node, UnaryFn f) { return unary<UnaryFn>(node, f
 // As above, with `f_in_place` used when the input is reusable.
 template <typename F, typename G>
 Kernel unary(const Node& node, F f, G f_in_place) {
-  require_inputs(node, 1, 1);
   return [f, f_in_place](const Tensors& in) { return Tensors{is_reusable(in[0]) ? f_in_place(in[0]) : f(in[0])}; };
 }
 
 // A kernel applying `f` to the node's two inputs (broadcasting is f's business).
 template <typename F>
 Kernel binary(const Node& node, F f) {
-  require_inputs(node, 2, 2);
   return [f](const Tensors& in) { return Tensors{f(in[0], in[1])}; };
 }
 inline Kernel binary(const Node& node, BinaryFn f) { return binary<BinaryFn>(node, f); }
@@ -66,7 +50,6 @@ inline bool can_update(const at::Tensor& a, const at::Tensor& b) {
 // A commutative binary op (Add, Mul) that writes into whichever input is reusable.
 template <typename F, typename G>
 Kernel commutative(const Node& node, F f, G f_in_place) {
-  require_inputs(node, 2, 2);
   return [f, f_in_place](const Tensors& in) {
     if (can_update(in[0], in[1])) return Tensors{f_in_place(in[0], in[1])};
     if (can_update(in[1], in[0])) return Tensors{f_in_place(in[1], in[0])};
@@ -78,7 +61,6 @@ Kernel commutative(const Node& node, F f, G f_in_place) {
 // returned as it is.
 template <typename F>
 Kernel fold(const Node& node, F f) {
-  require_inputs(node, 1, std::numeric_limits<int>::max());
   return [f](const Tensors& in) {
     at::Tensor result = in[0];
     for (size_t i = 1; i < in.size(); ++i) result = f(result, in[i]);

@@ -5,8 +5,6 @@
 #include "model/onnx/ops/elementwise_util.hpp"
 
 #include <algorithm>
-#include <limits>
-#include <numeric>
 
 namespace lumos::onnx {
 namespace {
@@ -16,6 +14,9 @@ namespace {
 at::Tensor slice_axis(const at::Tensor& x, int64_t axis, int64_t start, int64_t end, int64_t step) {
   if (step == 0) throw ModelError("Slice step along axis " + std::to_string(axis) + " is 0");
   const int64_t size = x.size(axis);
+  // A step longer than the axis takes one entry, as a step of the axis's length does;
+  // bounding it keeps ATen's and the arithmetic below from overflowing.
+  step = std::clamp(step, -std::max<int64_t>(size, 1), std::max<int64_t>(size, 1));
   if (start < 0) start += size;
   if (end < 0) end += size;
   if (step > 0) {
@@ -30,7 +31,7 @@ at::Tensor slice_axis(const at::Tensor& x, int64_t axis, int64_t start, int64_t 
   end = std::clamp(end, int64_t{-1}, size - 1);
   if (start <= end) return x.slice(axis, 0, 0);
   const int64_t stride = -step;
-  const int64_t count = (start - end + stride - 1) / stride;
+  const int64_t count = (start - end - 1) / stride + 1;
   const int64_t lowest = start - (count - 1) * stride;
   return x.slice(axis, lowest, start + 1, stride).flip(axis);
 }
@@ -69,20 +70,9 @@ std::vector<int64_t> equal_parts(int64_t length, int64_t parts, bool last_may_be
   return sizes;
 }
 
-}  // namespace
-
-LUMOS_ONNX_OP(Concat, "Concat", 4, kLatestOpset) {
-  require_inputs(node, 1, std::numeric_limits<int>::max());
-  if (!node.has("axis")) node.fail("needs an 'axis' attribute");
-  const int64_t axis = node.i("axis", 0);
-  return [axis](const Tensors& in) { return Tensors{at::cat(in, axes::normalize(axis, in[0].dim()))}; };
-}
-
 // The split sizes are an attribute up to opset 12 and an optional input from 13; without
 // them the axis is cut into equal parts, one per output (or num_outputs, opset 18).
-LUMOS_ONNX_OP(Split, "Split", 2, kLatestOpset) {
-  const bool sizes_from_input = node.opset() >= 13;
-  require_inputs(node, 1, sizes_from_input ? 2 : 1);
+Kernel split(const Node& node, bool sizes_from_input) {
   const int64_t axis = node.i("axis", 0);
   const auto split_attribute = node.ints("split");
   const bool last_may_be_smaller = node.opset() >= 18;
@@ -96,9 +86,14 @@ LUMOS_ONNX_OP(Split, "Split", 2, kLatestOpset) {
                                                            : std::vector<int64_t>{})
                                   : split_attribute;
     if (sizes.empty()) sizes = equal_parts(x.size(a), parts, last_may_be_smaller);
-    const int64_t total = std::accumulate(sizes.begin(), sizes.end(), int64_t{0});
-    const bool any_negative = std::any_of(sizes.begin(), sizes.end(), [](int64_t s) { return s < 0; });
-    if (total != x.size(a) || any_negative || static_cast<int64_t>(sizes.size()) != outputs) {
+    // Each size is checked before it is added, so the sum cannot overflow.
+    int64_t total = 0;
+    bool fits = static_cast<int64_t>(sizes.size()) == outputs;
+    for (auto size : sizes) {
+      fits = fits && size >= 0 && size <= x.size(a) - total;
+      if (fits) total += size;
+    }
+    if (!fits || total != x.size(a)) {
       throw ModelError("split sizes must be " + std::to_string(outputs) + " non-negative numbers adding up to " +
                        std::to_string(x.size(a)) + " (the size of axis " + std::to_string(a) + ")");
     }
@@ -106,17 +101,28 @@ LUMOS_ONNX_OP(Split, "Split", 2, kLatestOpset) {
   };
 }
 
+}  // namespace
+
+LUMOS_ONNX_OP(Concat, "Concat", 4, kLatestOpset, inputs(1, kVariadic)) {
+  if (!node.has("axis")) node.fail("needs an 'axis' attribute");
+  const int64_t axis = node.i("axis", 0);
+  return [axis](const Tensors& in) { return Tensors{at::cat(in, axes::normalize(axis, in[0].dim()))}; };
+}
+
+LUMOS_ONNX_OP(Split, "Split", 2, 12, inputs(1).outputs(1, kVariadic)) { return split(node, false); }
+LUMOS_ONNX_OP(Split13, "Split", 13, kLatestOpset, inputs(1, 2).outputs(1, kVariadic).range("num_outputs", 1, kMaxExtent)) {
+  return split(node, true);
+}
+
 // Up to opset 9 starts/ends/axes are attributes; from 10 they are inputs, with steps.
-LUMOS_ONNX_OP(Slice, "Slice", 1, 9) {
-  require_inputs(node, 1, 1);
+LUMOS_ONNX_OP(Slice, "Slice", 1, 9, inputs(1)) {
   const auto starts = node.ints("starts");
   const auto ends = node.ints("ends");
   const auto listed_axes = node.ints("axes");
   return [=](const Tensors& in) { return Tensors{slice(in[0], starts, ends, listed_axes, {})}; };
 }
 
-LUMOS_ONNX_OP(Slice10, "Slice", 10, kLatestOpset) {
-  require_inputs(node, 3, 5);
+LUMOS_ONNX_OP(Slice10, "Slice", 10, kLatestOpset, inputs(3, 5)) {
   return [](const Tensors& in) {
     const auto listed_axes = axes::optional_input(in, 3);
     const auto steps = axes::optional_input(in, 4);
@@ -126,8 +132,7 @@ LUMOS_ONNX_OP(Slice10, "Slice", 10, kLatestOpset) {
   };
 }
 
-LUMOS_ONNX_OP(Gather, "Gather", 1, kLatestOpset) {
-  require_inputs(node, 2, 2);
+LUMOS_ONNX_OP(Gather, "Gather", 1, kLatestOpset, inputs(2)) {
   const int64_t axis = node.i("axis", 0);
   return [axis](const Tensors& in) {
     const auto& x = in[0];
@@ -141,8 +146,7 @@ LUMOS_ONNX_OP(Gather, "Gather", 1, kLatestOpset) {
   };
 }
 
-LUMOS_ONNX_OP(GatherElements, "GatherElements", 11, kLatestOpset) {
-  require_inputs(node, 2, 2);
+LUMOS_ONNX_OP(GatherElements, "GatherElements", 11, kLatestOpset, inputs(2)) {
   const int64_t axis = node.i("axis", 0);
   return [axis](const Tensors& in) {
     const auto& x = in[0];
@@ -151,8 +155,7 @@ LUMOS_ONNX_OP(GatherElements, "GatherElements", 11, kLatestOpset) {
   };
 }
 
-LUMOS_ONNX_OP(Compress, "Compress", 9, kLatestOpset) {
-  require_inputs(node, 2, 2);
+LUMOS_ONNX_OP(Compress, "Compress", 9, kLatestOpset, inputs(2)) {
   // Without an axis the input is flattened first.
   const bool has_axis = node.has("axis");
   const int64_t axis = node.i("axis", 0);

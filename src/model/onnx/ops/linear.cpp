@@ -17,7 +17,7 @@ at::Scalar scalar_for(const at::Tensor& t, double value) {
 
 // Y = alpha * A' B' + beta * C, A' and B' optionally transposed, C (optional from
 // opset 11) broadcast to (M, N).
-LUMOS_ONNX_OP(Gemm, "Gemm", 1, kLatestOpset) {
+LUMOS_ONNX_OP(Gemm, "Gemm", 1, kLatestOpset, inputs(2, 3)) {
   const double alpha = node.f("alpha", 1.0f);
   const double beta = node.f("beta", 1.0f);
   const bool trans_a = node.i("transA", 0) != 0;
@@ -37,7 +37,7 @@ LUMOS_ONNX_OP(Gemm, "Gemm", 1, kLatestOpset) {
 }
 
 // numpy matmul: 1-D operands are promoted to matrices and the added dimension removed.
-LUMOS_ONNX_OP(MatMul, "MatMul", 1, kLatestOpset) {
+LUMOS_ONNX_OP(MatMul, "MatMul", 1, kLatestOpset, inputs(2)) {
   return [](const Tensors& in) { return Tensors{at::matmul(in[0], in[1])}; };
 }
 

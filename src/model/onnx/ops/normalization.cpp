@@ -11,13 +11,6 @@ void require_channels(const at::Tensor& x, const char* op) {
   }
 }
 
-// Shape (1, C, 1, ...) for broadcasting per-channel statistics against x.
-at::Tensor per_channel(const at::Tensor& values, const at::Tensor& x) {
-  std::vector<int64_t> shape(x.dim(), 1);
-  shape[1] = -1;
-  return values.reshape(shape);
-}
-
 // Y = scale * (X - mean) / sqrt(var + epsilon) + bias with the given statistics.
 // Before opset 9, `spatial = 0` models carry statistics per (C, D1, ...) entry; those
 // normalize as a batch norm over C * D1 * ... channels.
@@ -37,7 +30,7 @@ at::Tensor batch_norm_inference(const at::Tensor& x, const at::Tensor& scale, co
 
 // Opset 14 on, training_mode = 1 normalizes with the batch's own statistics and also
 // returns the updated running statistics (ONNX uses the biased batch variance).
-LUMOS_ONNX_OP(BatchNormalization, "BatchNormalization", 1, kLatestOpset) {
+LUMOS_ONNX_OP(BatchNormalization, "BatchNormalization", 1, kLatestOpset, inputs(5).outputs(1, 5)) {
   const double epsilon = node.f("epsilon", 1e-5f);
   const double momentum = node.f("momentum", 0.9f);
   const bool training = node.opset() >= 14 && node.i("training_mode", 0) != 0;
@@ -54,7 +47,7 @@ LUMOS_ONNX_OP(BatchNormalization, "BatchNormalization", 1, kLatestOpset) {
   };
 }
 
-LUMOS_ONNX_OP(InstanceNormalization, "InstanceNormalization", 1, kLatestOpset) {
+LUMOS_ONNX_OP(InstanceNormalization, "InstanceNormalization", 1, kLatestOpset, inputs(3)) {
   const double epsilon = node.f("epsilon", 1e-5f);
   return [epsilon](const Tensors& in) {
     require_channels(in[0], "InstanceNormalization");
@@ -65,7 +58,7 @@ LUMOS_ONNX_OP(InstanceNormalization, "InstanceNormalization", 1, kLatestOpset) {
 // Normalizes over the dimensions from `axis` on; also returns Mean and InvStdDev with
 // those dimensions kept as 1. stash_type (default float) is the precision of the
 // statistics, so half-precision inputs are normalized in float.
-LUMOS_ONNX_OP(LayerNormalization, "LayerNormalization", 17, kLatestOpset) {
+LUMOS_ONNX_OP(LayerNormalization, "LayerNormalization", 17, kLatestOpset, inputs(2, 3).outputs(1, 3)) {
   const int64_t axis_attribute = node.i("axis", -1);
   const double epsilon = node.f("epsilon", 1e-5f);
   const int64_t stash_type = node.i("stash_type", 1);
@@ -93,7 +86,7 @@ LUMOS_ONNX_OP(LayerNormalization, "LayerNormalization", 17, kLatestOpset) {
 
 // Y = X / (bias + alpha / size * sum of X^2 over `size` neighbouring channels)^beta,
 // the window reaching floor((size-1)/2) channels back and ceil((size-1)/2) forward.
-LUMOS_ONNX_OP(LRN, "LRN", 1, kLatestOpset) {
+LUMOS_ONNX_OP(LRN, "LRN", 1, kLatestOpset, inputs(1).range("size", 1, kMaxExtent)) {
   const double alpha = node.f("alpha", 1e-4f);
   const double beta = node.f("beta", 0.75f);
   const double bias = node.f("bias", 1.0f);

@@ -45,12 +45,20 @@ at::Tensor pad(const at::Tensor& x, const std::vector<int64_t>& pads, const std:
     begin[axis] = pads[i];
     end[axis] = pads[axes.size() + i];
   }
+  std::vector<int64_t> padded(rank);
   for (int64_t d = 0; d < rank; ++d) {
-    if (x.size(d) + begin[d] + end[d] < 0) {
+    // The pads may come from a tensor: added with overflow checks.
+    int64_t size = 0;
+    if (__builtin_add_overflow(x.size(d), begin[d], &size) || __builtin_add_overflow(size, end[d], &size)) {
+      throw ModelError("pads of " + std::to_string(begin[d]) + " and " + std::to_string(end[d]) + " are not sizes");
+    }
+    if (size < 0) {
       throw ModelError("pads crop dimension " + std::to_string(d) + " (size " + std::to_string(x.size(d)) +
                        ") below zero");
     }
+    padded[d] = size;
   }
+  check_created(padded, "Pad");
   if (mode == PadMode::Constant) return at::constant_pad_nd(x, aten_pad_order(begin, end), value);
   at::Tensor y = x;
   for (int64_t d = 0; d < rank; ++d) {
@@ -72,18 +80,7 @@ std::vector<int64_t> int_values(const at::Tensor& t) {
   return std::vector<int64_t>(values.data_ptr<int64_t>(), values.data_ptr<int64_t>() + values.numel());
 }
 
-}  // namespace
-
-LUMOS_ONNX_OP(PadAttributes, "Pad", 1, 10) {
-  const auto mode = read_mode(node);
-  const auto pads = node.ints(node.opset() < 2 ? "paddings" : "pads");
-  const double value = node.f("value", 0.0f);
-  return [mode, pads, value](const Tensors& in) {
-    return Tensors{pad(in[0], pads, all_axes(in[0].dim()), mode, value)};
-  };
-}
-
-LUMOS_ONNX_OP(PadInputs, "Pad", 11, kLatestOpset) {
+Kernel pad_from_inputs(const Node& node) {
   const auto mode = read_mode(node);
   return [mode](const Tensors& in) {
     const auto& x = in[0];
@@ -93,5 +90,21 @@ LUMOS_ONNX_OP(PadInputs, "Pad", 11, kLatestOpset) {
     return Tensors{pad(x, int_values(in[1]), has_axes ? int_values(in[3]) : all_axes(x.dim()), mode, value)};
   };
 }
+
+}  // namespace
+
+LUMOS_ONNX_OP(PadAttributes, "Pad", 1, 10,
+              inputs(1).range("pads", -kMaxExtent, kMaxExtent).range("paddings", -kMaxExtent, kMaxExtent)) {
+  const auto mode = read_mode(node);
+  const auto pads = node.ints(node.opset() < 2 ? "paddings" : "pads");
+  const double value = node.f("value", 0.0f);
+  return [mode, pads, value](const Tensors& in) {
+    return Tensors{pad(in[0], pads, all_axes(in[0].dim()), mode, value)};
+  };
+}
+
+// Opset 18 adds the axes input.
+LUMOS_ONNX_OP(PadInputs, "Pad", 11, 17, inputs(2, 3)) { return pad_from_inputs(node); }
+LUMOS_ONNX_OP(PadAxes, "Pad", 18, kLatestOpset, inputs(2, 4)) { return pad_from_inputs(node); }
 
 }  // namespace lumos::onnx

@@ -15,8 +15,6 @@ namespace {
 WindowAttributes read_pool_window(const Node& node) {
   auto attributes = read_window(node);
   if (attributes.kernel.empty()) node.fail("kernel_shape is required");
-  for (auto k : attributes.kernel)
-    if (k < 1) node.fail("kernel_shape entries must be positive");
   return attributes;
 }
 
@@ -128,7 +126,7 @@ std::vector<int64_t> spatial_dims(const at::Tensor& x) {
 
 }  // namespace
 
-LUMOS_ONNX_OP(MaxPool, "MaxPool", 1, kLatestOpset) {
+LUMOS_ONNX_OP(MaxPool, "MaxPool", 1, kLatestOpset, window(inputs(1)).outputs(1, 2).range("storage_order", 0, 1)) {
   const auto attributes = read_pool_window(node);
   const bool column_major = node.i("storage_order", 0) != 0;
   const bool want_indices = node.num_outputs() > 1;
@@ -147,7 +145,7 @@ LUMOS_ONNX_OP(MaxPool, "MaxPool", 1, kLatestOpset) {
   };
 }
 
-LUMOS_ONNX_OP(AveragePool, "AveragePool", 1, kLatestOpset) {
+LUMOS_ONNX_OP(AveragePool, "AveragePool", 1, kLatestOpset, window(inputs(1))) {
   const auto attributes = read_pool_window(node);
   require_unit_dilations(node, attributes);
   const bool count_include_pad = node.i("count_include_pad", 0) != 0;
@@ -169,7 +167,7 @@ LUMOS_ONNX_OP(AveragePool, "AveragePool", 1, kLatestOpset) {
 }
 
 // (sum over the window of |x|^p)^(1/p); p is a float in opset 1, an int after.
-LUMOS_ONNX_OP(LpPool, "LpPool", 1, kLatestOpset) {
+LUMOS_ONNX_OP(LpPool, "LpPool", 1, kLatestOpset, window(inputs(1))) {
   const auto attributes = read_pool_window(node);
   require_unit_dilations(node, attributes);
   const double p = node.opset() < 2 ? node.f("p", 2.0f) : static_cast<double>(node.i("p", 2));
@@ -180,15 +178,15 @@ LUMOS_ONNX_OP(LpPool, "LpPool", 1, kLatestOpset) {
   };
 }
 
-LUMOS_ONNX_OP(GlobalAveragePool, "GlobalAveragePool", 1, kLatestOpset) {
+LUMOS_ONNX_OP(GlobalAveragePool, "GlobalAveragePool", 1, kLatestOpset, inputs(1)) {
   return [](const Tensors& in) { return Tensors{in[0].mean(spatial_dims(in[0]), true)}; };
 }
 
-LUMOS_ONNX_OP(GlobalMaxPool, "GlobalMaxPool", 1, kLatestOpset) {
+LUMOS_ONNX_OP(GlobalMaxPool, "GlobalMaxPool", 1, kLatestOpset, inputs(1)) {
   return [](const Tensors& in) { return Tensors{in[0].amax(spatial_dims(in[0]), true)}; };
 }
 
-LUMOS_ONNX_OP(GlobalLpPool, "GlobalLpPool", 1, kLatestOpset) {
+LUMOS_ONNX_OP(GlobalLpPool, "GlobalLpPool", 1, kLatestOpset, inputs(1)) {
   const double p = node.opset() < 2 ? node.f("p", 2.0f) : static_cast<double>(node.i("p", 2));
   return [p](const Tensors& in) { return Tensors{at::norm(in[0], p, spatial_dims(in[0]), true)}; };
 }

@@ -1,7 +1,7 @@
 // Reductions over axes (ReduceMean, ReduceSum, ... ReduceLogSumExp) and ArgMax/ArgMin.
 //
 // The axes are an attribute until they became an optional input: opset 13 for
-// ReduceSum, 18 for the others. With the input form, an empty axes list means "all
+// ReduceSum, 18 for the others; each op has a registry entry for each form. With the input form, an empty axes list means "all
 // axes" unless noop_with_empty_axes asks for the input back unchanged.
 #include "model/onnx/op_registry.hpp"
 #include "model/onnx/ops/axes.hpp"
@@ -13,9 +13,7 @@ namespace {
 // Reduces x over `dims` (normalized, non-empty unless x is a scalar).
 using Reduction = at::Tensor (*)(const at::Tensor& x, at::IntArrayRef dims, bool keepdim);
 
-Kernel reduce(const Node& node, Reduction reduction, int axes_input_since) {
-  const bool axes_from_input = node.opset() >= axes_input_since;
-  require_inputs(node, 1, axes_from_input ? 2 : 1);
+Kernel reduce(const Node& node, Reduction reduction, bool axes_from_input) {
   const auto axes_attribute = node.ints("axes");
   const bool keepdims = node.i("keepdims", 1) != 0;
   const bool noop_with_empty_axes = axes_from_input && node.i("noop_with_empty_axes", 0) != 0;
@@ -69,7 +67,6 @@ at::Tensor log_sum_exp(const at::Tensor& x, at::IntArrayRef dims, bool keepdim) 
 // ArgMax / ArgMin along one axis; ties go to the first index, or the last with
 // select_last_index (opset 12), found by searching the flipped axis.
 Kernel arg_reduce(const Node& node, bool find_max) {
-  require_inputs(node, 1, 1);
   const int64_t axis = node.i("axis", 0);
   const bool keepdims = node.i("keepdims", 1) != 0;
   const bool last_index = node.i("select_last_index", 0) != 0;
@@ -86,18 +83,24 @@ Kernel arg_reduce(const Node& node, bool find_max) {
 
 }  // namespace
 
-LUMOS_ONNX_OP(ReduceMean, "ReduceMean", 1, kLatestOpset) { return reduce(node, mean, 18); }
-LUMOS_ONNX_OP(ReduceSum, "ReduceSum", 1, kLatestOpset) { return reduce(node, sum, 13); }
-LUMOS_ONNX_OP(ReduceMax, "ReduceMax", 1, kLatestOpset) { return reduce(node, max, 18); }
-LUMOS_ONNX_OP(ReduceMin, "ReduceMin", 1, kLatestOpset) { return reduce(node, min, 18); }
-LUMOS_ONNX_OP(ReduceProd, "ReduceProd", 1, kLatestOpset) { return reduce(node, prod, 18); }
-LUMOS_ONNX_OP(ReduceL1, "ReduceL1", 1, kLatestOpset) { return reduce(node, l1, 18); }
-LUMOS_ONNX_OP(ReduceL2, "ReduceL2", 1, kLatestOpset) { return reduce(node, l2, 18); }
-LUMOS_ONNX_OP(ReduceSumSquare, "ReduceSumSquare", 1, kLatestOpset) { return reduce(node, sum_square, 18); }
-LUMOS_ONNX_OP(ReduceLogSum, "ReduceLogSum", 1, kLatestOpset) { return reduce(node, log_sum, 18); }
-LUMOS_ONNX_OP(ReduceLogSumExp, "ReduceLogSumExp", 1, kLatestOpset) { return reduce(node, log_sum_exp, 18); }
+// Each reduction has two entries: axes as an attribute before opset `since`, as an
+// optional input from it on.
+#define LUMOS_ONNX_REDUCTION(id, op_type, reduction, since)                                              \
+  LUMOS_ONNX_OP(id, op_type, 1, since - 1, inputs(1)) { return reduce(node, reduction, false); }         \
+  LUMOS_ONNX_OP(id##_axes_input, op_type, since, kLatestOpset, inputs(1, 2)) { return reduce(node, reduction, true); }
 
-LUMOS_ONNX_OP(ArgMax, "ArgMax", 1, kLatestOpset) { return arg_reduce(node, true); }
-LUMOS_ONNX_OP(ArgMin, "ArgMin", 1, kLatestOpset) { return arg_reduce(node, false); }
+LUMOS_ONNX_REDUCTION(ReduceMean, "ReduceMean", mean, 18)
+LUMOS_ONNX_REDUCTION(ReduceSum, "ReduceSum", sum, 13)
+LUMOS_ONNX_REDUCTION(ReduceMax, "ReduceMax", max, 18)
+LUMOS_ONNX_REDUCTION(ReduceMin, "ReduceMin", min, 18)
+LUMOS_ONNX_REDUCTION(ReduceProd, "ReduceProd", prod, 18)
+LUMOS_ONNX_REDUCTION(ReduceL1, "ReduceL1", l1, 18)
+LUMOS_ONNX_REDUCTION(ReduceL2, "ReduceL2", l2, 18)
+LUMOS_ONNX_REDUCTION(ReduceSumSquare, "ReduceSumSquare", sum_square, 18)
+LUMOS_ONNX_REDUCTION(ReduceLogSum, "ReduceLogSum", log_sum, 18)
+LUMOS_ONNX_REDUCTION(ReduceLogSumExp, "ReduceLogSumExp", log_sum_exp, 18)
+
+LUMOS_ONNX_OP(ArgMax, "ArgMax", 1, kLatestOpset, inputs(1)) { return arg_reduce(node, true); }
+LUMOS_ONNX_OP(ArgMin, "ArgMin", 1, kLatestOpset, inputs(1)) { return arg_reduce(node, false); }
 
 }  // namespace lumos::onnx

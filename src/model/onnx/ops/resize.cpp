@@ -13,6 +13,10 @@
 namespace lumos::onnx {
 namespace {
 
+// The longest axis a Resize may make: far beyond any image, short enough that its
+// per-entry tables stay small.
+constexpr int64_t kMaxResizedLength = int64_t{1} << 24;
+
 enum class Interpolation { Nearest, Linear, Cubic };
 enum class Coordinates { HalfPixel, PytorchHalfPixel, AlignCorners, Asymmetric, TfHalfPixelForNn, TfCropAndResize };
 enum class Rounding { RoundPreferFloor, RoundPreferCeil, Floor, Ceil };
@@ -130,6 +134,10 @@ at::Tensor resample_axis(const at::Tensor& x, const AxisResize& a, const ResizeS
   bool identity = a.out == a.in && spec.coordinates != Coordinates::TfCropAndResize;
   for (int64_t j = 0; j < a.out; ++j) {
     coords[j] = source_coordinate(a, spec, j);
+    if (std::isnan(coords[j])) throw ModelError("the roi or scales give no source coordinate (NaN)");
+    // Far outside the axis every neighbour is the edge; keeping the value near it keeps
+    // the conversions to integers below defined.
+    coords[j] = std::clamp(coords[j], -4.0, static_cast<double>(a.in) + 4.0);
     identity = identity && coords[j] == static_cast<double>(j);
   }
   if (identity) return x;
@@ -201,17 +209,22 @@ at::Tensor resize(const at::Tensor& x, const ResizeSpec& spec, const ResizeReque
       a.roi_start = request.roi[i];
       a.roi_end = request.roi[n + i];
     }
+    double out = 0;
     if (by_sizes) {
-      a.out = request.sizes[i];
-      a.scale = static_cast<double>(a.out) / a.in;
+      out = static_cast<double>(request.sizes[i]);
     } else {
       a.scale = request.scales[i];
-      if (!(a.scale > 0)) throw ModelError("scales must be positive");
+      if (!(a.scale > 0) || !std::isfinite(a.scale)) throw ModelError("scales must be positive numbers");
       const double extent = crop ? a.roi_end - a.roi_start : 1.0;
-      a.out = static_cast<int64_t>(std::floor(a.in * extent * a.scale));
+      out = std::floor(a.in * extent * a.scale);
     }
-    if (a.out < 0 || a.in == 0) throw ModelError("cannot resize an axis of size " + std::to_string(a.in) + " to " +
-                                                 std::to_string(a.out));
+    // Checked as a double, before it becomes an integer (and a buffer of that length).
+    if (!(out >= 0 && out <= kMaxResizedLength) || a.in == 0) {
+      throw ModelError("cannot resize an axis of size " + std::to_string(a.in) + " to " + std::to_string(out) +
+                       " (at most " + std::to_string(kMaxResizedLength) + " entries per axis)");
+    }
+    a.out = static_cast<int64_t>(out);
+    if (by_sizes) a.scale = static_cast<double>(a.out) / a.in;
     plan.push_back(a);
   }
   if (by_sizes && spec.policy != AspectPolicy::Stretch) {
@@ -225,6 +238,14 @@ at::Tensor resize(const at::Tensor& x, const ResizeSpec& spec, const ResizeReque
       a.out = static_cast<int64_t>(std::floor(scale * a.in + 0.5));
     }
   }
+  // Axes are resampled last first: check the size after each step before any runs.
+  auto sizes = x.sizes().vec();
+  for (size_t i = n; i-- > 0;) {
+    sizes[plan[i].axis] = plan[i].out;
+    check_created(sizes, "Resize");
+  }
+  // Nothing to compute (and no per-entry tables to build for the other axes).
+  if (std::find(sizes.begin(), sizes.end(), 0) != sizes.end()) return at::empty(sizes, x.options());
   const bool integral = !at::isFloatingType(x.scalar_type());
   const bool blends = spec.mode != Interpolation::Nearest;
   at::Tensor y = integral && blends ? x.to(at::kFloat) : x;
@@ -249,25 +270,25 @@ std::vector<double> as_doubles(const std::vector<float>& values) { return {value
 
 }  // namespace
 
-LUMOS_ONNX_OP(Upsample7, "Upsample", 7, 8) {
+LUMOS_ONNX_OP(Upsample7, "Upsample", 7, 8, inputs(1)) {
   const auto spec = upsample_spec(node);
   const auto scales = as_doubles(node.floats("scales"));
   if (scales.empty()) node.fail("the scales attribute is required");
   return [spec, scales](const Tensors& in) { return Tensors{resize(in[0], spec, {scales, {}, {}})}; };
 }
 
-LUMOS_ONNX_OP(Upsample9, "Upsample", 9, 9) {
+LUMOS_ONNX_OP(Upsample9, "Upsample", 9, 9, inputs(2)) {
   const auto spec = upsample_spec(node);
   return [spec](const Tensors& in) { return Tensors{resize(in[0], spec, {float_values(in[1]), {}, {}})}; };
 }
 
-LUMOS_ONNX_OP(Resize10, "Resize", 10, 10) {
+LUMOS_ONNX_OP(Resize10, "Resize", 10, 10, inputs(2)) {
   const auto spec = upsample_spec(node);
   return [spec](const Tensors& in) { return Tensors{resize(in[0], spec, {float_values(in[1]), {}, {}})}; };
 }
 
 // Inputs X, roi, scales, sizes (exactly one of scales and sizes given).
-LUMOS_ONNX_OP(Resize, "Resize", 11, kLatestOpset) {
+LUMOS_ONNX_OP(Resize, "Resize", 11, kLatestOpset, inputs(1, 4)) {
   if (node.i("antialias", 0) != 0) {
     throw UnsupportedOpError(node.describe() + ": antialias = 1 is not supported; export without antialiasing");
   }

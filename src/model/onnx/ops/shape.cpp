@@ -44,8 +44,7 @@ at::Tensor unsqueeze(const at::Tensor& x, const std::vector<int64_t>& listed) {
 
 }  // namespace
 
-LUMOS_ONNX_OP(Shape, "Shape", 1, kLatestOpset) {
-  require_inputs(node, 1, 1);
+LUMOS_ONNX_OP(Shape, "Shape", 1, kLatestOpset, inputs(1)) {
   // Opset 15 adds a [start, end) window over the dims; out-of-range ends are clamped.
   const int64_t start = node.i("start", 0);
   const bool has_end = node.has("end");
@@ -60,13 +59,11 @@ LUMOS_ONNX_OP(Shape, "Shape", 1, kLatestOpset) {
   };
 }
 
-LUMOS_ONNX_OP(Size, "Size", 1, kLatestOpset) {
-  require_inputs(node, 1, 1);
+LUMOS_ONNX_OP(Size, "Size", 1, kLatestOpset, inputs(1)) {
   return [](const Tensors& in) { return Tensors{at::scalar_tensor(in[0].numel(), at::kLong)}; };
 }
 
-LUMOS_ONNX_OP(Reshape, "Reshape", 5, kLatestOpset) {
-  require_inputs(node, 2, 2);
+LUMOS_ONNX_OP(Reshape, "Reshape", 5, kLatestOpset, inputs(2)) {
   // A 0 entry copies the input's size at that index, unless allowzero (opset 14) makes it a literal 0.
   const bool allow_zero = node.i("allowzero", 0) != 0;
   return [allow_zero](const Tensors& in) {
@@ -84,8 +81,7 @@ LUMOS_ONNX_OP(Reshape, "Reshape", 5, kLatestOpset) {
   };
 }
 
-LUMOS_ONNX_OP(Flatten, "Flatten", 1, kLatestOpset) {
-  require_inputs(node, 1, 1);
+LUMOS_ONNX_OP(Flatten, "Flatten", 1, kLatestOpset, inputs(1)) {
   const int64_t axis = node.i("axis", 1);
   return [axis](const Tensors& in) {
     const auto& x = in[0];
@@ -103,55 +99,60 @@ LUMOS_ONNX_OP(Flatten, "Flatten", 1, kLatestOpset) {
 }
 
 // Squeeze and Unsqueeze take axes as an attribute up to opset 12 and as an input from 13.
-LUMOS_ONNX_OP(Squeeze, "Squeeze", 1, 12) {
-  require_inputs(node, 1, 1);
+LUMOS_ONNX_OP(Squeeze, "Squeeze", 1, 12, inputs(1)) {
   const auto listed = node.ints("axes");
   return [listed](const Tensors& in) { return Tensors{squeeze(in[0], listed)}; };
 }
 
-LUMOS_ONNX_OP(Squeeze13, "Squeeze", 13, kLatestOpset) {
-  require_inputs(node, 1, 2);
+LUMOS_ONNX_OP(Squeeze13, "Squeeze", 13, kLatestOpset, inputs(1, 2)) {
   return [](const Tensors& in) {
     const auto listed = axes::optional_input(in, 1);
     return Tensors{squeeze(in[0], listed.defined() ? axes::read_ints(listed, "Squeeze's axes") : std::vector<int64_t>{})};
   };
 }
 
-LUMOS_ONNX_OP(Unsqueeze, "Unsqueeze", 1, 12) {
-  require_inputs(node, 1, 1);
+LUMOS_ONNX_OP(Unsqueeze, "Unsqueeze", 1, 12, inputs(1)) {
   if (!node.has("axes")) node.fail("needs an 'axes' attribute");
   const auto listed = node.ints("axes");
   return [listed](const Tensors& in) { return Tensors{unsqueeze(in[0], listed)}; };
 }
 
-LUMOS_ONNX_OP(Unsqueeze13, "Unsqueeze", 13, kLatestOpset) {
-  require_inputs(node, 2, 2);
+LUMOS_ONNX_OP(Unsqueeze13, "Unsqueeze", 13, kLatestOpset, inputs(2)) {
   return [](const Tensors& in) { return Tensors{unsqueeze(in[0], axes::read_ints(in[1], "Unsqueeze's axes"))}; };
 }
 
-LUMOS_ONNX_OP(Expand, "Expand", 8, kLatestOpset) {
-  require_inputs(node, 2, 2);
+LUMOS_ONNX_OP(Expand, "Expand", 8, kLatestOpset, inputs(2)) {
   // Broadcasting goes both ways: a 1 in the shape keeps the input's size.
   return [](const Tensors& in) {
     const auto shape = axes::read_ints(in[1], "Expand's shape");
-    return Tensors{in[0].expand(at::infer_size(in[0].sizes(), shape))};
+    check_created(shape, "Expand");  // a view, but the next op makes it whole
+    const auto sizes = at::infer_size(in[0].sizes(), shape);
+    check_created(sizes, "Expand");
+    return Tensors{in[0].expand(sizes)};
   };
 }
 
-LUMOS_ONNX_OP(Tile, "Tile", 6, kLatestOpset) {
-  require_inputs(node, 2, 2);
+LUMOS_ONNX_OP(Tile, "Tile", 6, kLatestOpset, inputs(2)) {
   return [](const Tensors& in) {
     const auto repeats = axes::read_ints(in[1], "Tile's repeats");
     if (static_cast<int64_t>(repeats.size()) != in[0].dim()) {
       throw ModelError("repeats has " + std::to_string(repeats.size()) + " entries but the input has rank " +
                        std::to_string(in[0].dim()));
     }
+    std::vector<int64_t> sizes;
+    for (size_t d = 0; d < repeats.size(); ++d) {
+      int64_t size = 0;
+      if (repeats[d] < 0 || __builtin_mul_overflow(in[0].size(d), repeats[d], &size)) {
+        throw ModelError("repeats " + std::to_string(repeats[d]) + " is not a count of copies");
+      }
+      sizes.push_back(size);
+    }
+    check_created(sizes, "Tile");
     return Tensors{in[0].repeat(repeats)};
   };
 }
 
-LUMOS_ONNX_OP(Transpose, "Transpose", 1, kLatestOpset) {
-  require_inputs(node, 1, 1);
+LUMOS_ONNX_OP(Transpose, "Transpose", 1, kLatestOpset, inputs(1)) {
   const auto perm = node.ints("perm");  // default: reverse the dims
   return [perm](const Tensors& in) {
     const auto& x = in[0];

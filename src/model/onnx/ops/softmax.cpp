@@ -19,13 +19,11 @@ at::Tensor hardmax(const at::Tensor& x, int64_t axis) {
 }
 
 Kernel along_axis(const Node& node, AxisFn f) {
-  require_inputs(node, 1, 1);
   const int64_t axis = node.i("axis", -1);
   return [axis, f](const Tensors& in) { return Tensors{f(in[0], axis)}; };
 }
 
 Kernel on_rows(const Node& node, AxisFn f) {
-  require_inputs(node, 1, 1);
   const int64_t axis = node.i("axis", 1);
   const std::string where = node.describe();
   return [axis, f, where](const Tensors& in) {
@@ -45,11 +43,11 @@ Kernel on_rows(const Node& node, AxisFn f) {
 
 }  // namespace
 
-LUMOS_ONNX_OP(Softmax1, "Softmax", 1, 12) { return on_rows(node, softmax); }
-LUMOS_ONNX_OP(Softmax13, "Softmax", 13, kLatestOpset) { return along_axis(node, softmax); }
-LUMOS_ONNX_OP(LogSoftmax1, "LogSoftmax", 1, 12) { return on_rows(node, log_softmax); }
-LUMOS_ONNX_OP(LogSoftmax13, "LogSoftmax", 13, kLatestOpset) { return along_axis(node, log_softmax); }
-LUMOS_ONNX_OP(Hardmax1, "Hardmax", 1, 12) { return on_rows(node, hardmax); }
-LUMOS_ONNX_OP(Hardmax13, "Hardmax", 13, kLatestOpset) { return along_axis(node, hardmax); }
+LUMOS_ONNX_OP(Softmax1, "Softmax", 1, 12, inputs(1)) { return on_rows(node, softmax); }
+LUMOS_ONNX_OP(Softmax13, "Softmax", 13, kLatestOpset, inputs(1)) { return along_axis(node, softmax); }
+LUMOS_ONNX_OP(LogSoftmax1, "LogSoftmax", 1, 12, inputs(1)) { return on_rows(node, log_softmax); }
+LUMOS_ONNX_OP(LogSoftmax13, "LogSoftmax", 13, kLatestOpset, inputs(1)) { return along_axis(node, log_softmax); }
+LUMOS_ONNX_OP(Hardmax1, "Hardmax", 1, 12, inputs(1)) { return on_rows(node, hardmax); }
+LUMOS_ONNX_OP(Hardmax13, "Hardmax", 13, kLatestOpset, inputs(1)) { return along_axis(node, hardmax); }
 
 }  // namespace lumos::onnx

@@ -35,6 +35,14 @@ struct Window {
   std::vector<int64_t> pad_end;
 };
 
+// `signature` with the window attributes' ranges: kernel sizes, strides and dilations
+// positive, pads not negative, each at most kMaxExtent.
+inline OpSignature window(OpSignature signature) {
+  signature.range("kernel_shape", 1, kMaxExtent).range("strides", 1, kMaxExtent).range("dilations", 1, kMaxExtent);
+  signature.range("pads", 0, kMaxExtent);
+  return signature;
+}
+
 inline WindowAttributes read_window(const Node& node) {
   WindowAttributes a;
   a.kernel = node.ints("kernel_shape");
@@ -56,10 +64,6 @@ inline WindowAttributes read_window(const Node& node) {
   }
   // auto_pad fixes the output size itself (ceil(in / stride) for SAME, whole windows for VALID).
   if (a.auto_pad != AutoPad::NotSet) a.ceil_mode = false;
-  for (auto s : a.strides)
-    if (s < 1) node.fail("strides must be positive");
-  for (auto d : a.dilations)
-    if (d < 1) node.fail("dilations must be positive");
   return a;
 }
 
