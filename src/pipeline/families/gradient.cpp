@@ -99,10 +99,31 @@ class GradientFamily : public MethodFamily {
   const MethodBatch* batch_ = nullptr;  // the batch under way, for the callbacks
 };
 
+// How the papers and captum spell them, for report headings: "Integrated Gradients + SmoothGrad".
+std::string title_of(const GradientAttribution& attribution) {
+  std::string method;
+  switch (attribution.method) {
+    case GradientMethod::saliency: method = "Saliency"; break;
+    case GradientMethod::gradient_x_input: method = "Gradient × Input"; break;
+    case GradientMethod::integrated_gradients: method = "Integrated Gradients"; break;
+    case GradientMethod::guided_backprop: method = "Guided Backpropagation"; break;
+    case GradientMethod::deconvolution: method = "Deconvolution"; break;
+    case GradientMethod::guided_gradcam: method = "Guided Grad-CAM"; break;
+  }
+  std::string tunnel;
+  switch (attribution.tunnel) {
+    case NoiseTunnel::none: return method;
+    case NoiseTunnel::smoothgrad: tunnel = "SmoothGrad"; break;
+    case NoiseTunnel::smoothgrad_sq: tunnel = "SmoothGrad²"; break;
+    case NoiseTunnel::vargrad: tunnel = "VarGrad"; break;
+  }
+  return attribution.method == GradientMethod::saliency ? tunnel : method + " + " + tunnel;
+}
+
 std::vector<MethodSpec> gradient_methods() {
   std::vector<MethodSpec> specs;
   for (const auto& method : all_gradient_methods()) {
-    specs.push_back({to_string(method), to_string(method), gradient_method_aliases(method)});
+    specs.push_back({to_string(method), title_of(method), gradient_method_aliases(method)});
   }
   return specs;
 }
