@@ -2,6 +2,7 @@
 // methods share one forward and one truncated backward per target.
 #include "lumos/cam.hpp"
 #include "lumos/method_family.hpp"
+#include "pipeline/families/family_helpers.hpp"
 #include "util/join.hpp"
 
 namespace lumos {
@@ -9,7 +10,7 @@ namespace {
 
 class CamFamily : public MethodFamily {
  public:
-  explicit CamFamily(const FamilySetup& setup) : explainer_(setup.model, methods_of(setup), options_of(setup)) {}
+  explicit CamFamily(const FamilySetup& setup) : explainer_(setup.model, parsed_methods(setup, parse_cam_method), options_of(setup)) {}
 
   BatchResults explain(const MethodBatch& batch) override {
     batch_ = &batch;
@@ -38,12 +39,6 @@ class CamFamily : public MethodFamily {
   }
 
  private:
-  static std::vector<CamMethod> methods_of(const FamilySetup& setup) {
-    std::vector<CamMethod> methods;
-    for (const auto& name : setup.methods) methods.push_back(parse_cam_method(name));
-    return methods;
-  }
-
   CamOptions options_of(const FamilySetup& setup) {
     CamOptions options;
     options.layers = setup.request.layers;

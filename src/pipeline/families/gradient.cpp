@@ -3,7 +3,7 @@
 // GradientExplainer per pipeline. Options: ig.*, smoothgrad.* (every noise tunnel) and gradient.*.
 #include "lumos/gradient.hpp"
 #include "lumos/method_family.hpp"
-#include "pipeline/families/attribution_result.hpp"
+#include "pipeline/families/family_helpers.hpp"
 
 #include <algorithm>
 #include <sstream>
@@ -26,7 +26,7 @@ const std::vector<std::string>& rule_names() {
 class GradientFamily : public MethodFamily {
  public:
   explicit GradientFamily(const FamilySetup& setup)
-      : methods_(methods_of(setup)), explainer_(setup.model, methods_, options_of(setup)) {}
+      : methods_(parsed_methods(setup, parse_gradient_method)), explainer_(setup.model, methods_, options_of(setup)) {}
 
   BatchResults explain(const MethodBatch& batch) override {
     batch_ = &batch;
@@ -66,12 +66,6 @@ class GradientFamily : public MethodFamily {
   }
 
  private:
-  static std::vector<GradientAttribution> methods_of(const FamilySetup& setup) {
-    std::vector<GradientAttribution> methods;
-    for (const auto& name : setup.methods) methods.push_back(parse_gradient_method(name));
-    return methods;
-  }
-
   GradientOptions options_of(const FamilySetup& setup) {
     const auto& request = setup.request;
     options_.labels = setup.labels.names;
@@ -86,10 +80,7 @@ class GradientFamily : public MethodFamily {
     options_.noise_stdev = option_number(request, "smoothgrad.stdev", options_.noise_stdev, 0, 1e6);
     options_.seed = request.seed;
     if (!request.layers.empty()) options_.layer = request.layers.front();
-    options_.progress = [this](const AttributionProgress& p) {
-      if (batch_ && batch_->progress) batch_->progress(p.image < 0 ? 0 : static_cast<size_t>(p.image), p.method, p.done, p.total);
-    };
-    options_.cancel = [this] { return batch_ && batch_->run_cancelled(); };
+    follow_batch(options_, batch_);
     return options_;
   }
 

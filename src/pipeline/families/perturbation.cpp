@@ -6,7 +6,7 @@
 #include "lumos/method_family.hpp"
 #include "lumos/perturbation.hpp"
 #include "perturbation/segmentation/labels.hpp"
-#include "pipeline/families/attribution_result.hpp"
+#include "pipeline/families/family_helpers.hpp"
 #include "pipeline/families/segmentation_size.hpp"
 
 #include <opencv2/imgproc.hpp>
@@ -21,7 +21,7 @@ namespace {
 class PerturbationFamily : public MethodFamily {
  public:
   explicit PerturbationFamily(const FamilySetup& setup)
-      : methods_(methods_of(setup)),
+      : methods_(parsed_methods(setup, parse_perturbation_method)),
         preprocess_(setup.preprocess),
         input_size_(setup.input_size),
         segmentation_size_(segmentation_size(setup.input_size, setup.request.lime.min_side)),
@@ -80,12 +80,6 @@ class PerturbationFamily : public MethodFamily {
   }
 
  private:
-  static std::vector<PerturbationMethod> methods_of(const FamilySetup& setup) {
-    std::vector<PerturbationMethod> methods;
-    for (const auto& name : setup.methods) methods.push_back(parse_perturbation_method(name));
-    return methods;
-  }
-
   PerturbationOptions options_of(const FamilySetup& setup) {
     const auto& request = setup.request;
     options_.labels = setup.labels.names;
@@ -99,10 +93,7 @@ class PerturbationFamily : public MethodFamily {
     options_.rise_cells = option_integer(request, "rise.cells", options_.rise_cells, 1, 1000);
     options_.rise_probability = option_number(request, "rise.probability", options_.rise_probability, 1e-6, 1);
     options_.shap_samples = option_integer(request, "kernelshap.samples", options_.shap_samples, 3, 10000000);
-    options_.progress = [this](const AttributionProgress& p) {
-      if (batch_ && batch_->progress) batch_->progress(static_cast<size_t>(p.image), p.method, p.done, p.total);
-    };
-    options_.cancel = [this] { return batch_ && batch_->run_cancelled(); };
+    follow_batch(options_, batch_);
     return options_;
   }
 
