@@ -15,20 +15,14 @@ class CamFamily : public MethodFamily {
   BatchResults explain(const MethodBatch& batch) override {
     batch_ = &batch;
     auto results = explain_class_by_class(batch, [&](const std::vector<Target>& targets) {
-      std::vector<std::vector<MethodResult>> rows;
-      for (auto& explanation : explainer_.explain(batch.input, targets)) {
-        std::vector<MethodResult> methods;
-        for (auto& map : explanation.maps) {
-          MethodResult result;
-          result.method = to_string(map.method);
-          result.map = std::move(map.map);
-          result.empty = map.empty;
-          if (!map.warning.empty()) result.warnings.push_back(map.warning);
-          methods.push_back(std::move(result));
-        }
-        rows.push_back(std::move(methods));
-      }
-      return rows;
+      return rows_of(explainer_.explain(batch.input, targets), [](CamMap& map, size_t) {
+        MethodResult result;
+        result.method = to_string(map.method);
+        result.map = std::move(map.map);
+        result.empty = map.empty;
+        if (!map.warning.empty()) result.warnings.push_back(map.warning);
+        return result;
+      });
     });
     batch_ = nullptr;
     return results;

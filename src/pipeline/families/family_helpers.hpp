@@ -29,6 +29,18 @@ void follow_batch(AttributionOptions& options, const MethodBatch* const& batch) 
   options.cancel = [&batch] { return batch && batch->run_cancelled(); };
 }
 
+// Per row of a pass, the results of its maps as `result_of(map, row)` makes them.
+template <typename Explanation, typename ResultOf>
+std::vector<std::vector<MethodResult>> rows_of(std::vector<Explanation>&& explanations, const ResultOf& result_of) {
+  std::vector<std::vector<MethodResult>> rows;
+  for (size_t row = 0; row < explanations.size(); ++row) {
+    std::vector<MethodResult> methods;
+    for (auto& map : explanations[row].maps) methods.push_back(result_of(map, row));
+    rows.push_back(std::move(methods));
+  }
+  return rows;
+}
+
 // An input attribution (attribution.hpp) as the pipeline's MethodResult.
 inline MethodResult method_result(AttributionMap&& map) {
   MethodResult result;

@@ -31,13 +31,8 @@ class GradientFamily : public MethodFamily {
   BatchResults explain(const MethodBatch& batch) override {
     batch_ = &batch;
     auto results = explain_class_by_class(batch, [&](const std::vector<Target>& targets) {
-      std::vector<std::vector<MethodResult>> rows;
-      for (auto& explanation : explainer_.explain(batch.input, targets)) {
-        std::vector<MethodResult> methods;
-        for (auto& map : explanation.maps) methods.push_back(method_result(std::move(map)));
-        rows.push_back(std::move(methods));
-      }
-      return rows;
+      return rows_of(explainer_.explain(batch.input, targets),
+                     [](AttributionMap& map, size_t) { return method_result(std::move(map)); });
     });
     batch_ = nullptr;
     return results;

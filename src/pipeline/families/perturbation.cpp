@@ -36,19 +36,16 @@ class PerturbationFamily : public MethodFamily {
       while (static_cast<int64_t>(segments.size()) < batch.input.size(0)) segments.push_back(segments.front());
     }
     auto results = explain_class_by_class(batch, [&](const std::vector<Target>& targets) {
-      std::vector<std::vector<MethodResult>> rows;
       auto explanations = explainer_.explain(batch.input, targets, segments);
-      for (size_t row = 0; row < explanations.size(); ++row) {
-        std::vector<MethodResult> methods;
-        for (auto& map : explanations[row].maps) {
-          std::optional<SegmentAttribution> by_segment;
-          if (!map.segment_values.empty()) by_segment = segment_attribution(segments[row], map, explanations[row].score);
-          methods.push_back(method_result(std::move(map)));
-          methods.back().segments = std::move(by_segment);
-        }
-        rows.push_back(std::move(methods));
-      }
-      return rows;
+      std::vector<double> scores;
+      for (const auto& explanation : explanations) scores.push_back(explanation.score);
+      return rows_of(std::move(explanations), [&](AttributionMap& map, size_t row) {
+        std::optional<SegmentAttribution> by_segment;
+        if (!map.segment_values.empty()) by_segment = segment_attribution(segments[row], map, scores[row]);
+        auto result = method_result(std::move(map));
+        result.segments = std::move(by_segment);
+        return result;
+      });
     });
     batch_ = nullptr;
     return results;
