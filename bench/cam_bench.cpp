@@ -12,11 +12,12 @@
 #include "lumos/runtime.hpp"
 #include "timing.hpp"
 
+#include "bench_common.hpp"
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -48,20 +49,17 @@ struct Options {
 
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&] {
-      if (i + 1 >= argc) usage();
-      return std::string(argv[++i]);
-    };
-    if (arg == "--threads") o.threads = std::stoi(value());
-    else if (arg == "--runs") o.runs = std::stoi(value());
-    else if (arg == "--batch") o.batch = std::stoll(value());
-    else if (arg == "--perturbation-batch") o.perturbation_batch = std::stoll(value());
+  bench::Arguments args(argc, argv, usage);
+  while (args.next()) {
+    const auto arg = args.current();
+    if (arg == "--threads") o.threads = static_cast<int>(args.integer());
+    else if (arg == "--runs") o.runs = static_cast<int>(args.integer());
+    else if (arg == "--batch") o.batch = args.integer();
+    else if (arg == "--perturbation-batch") o.perturbation_batch = args.integer();
     else if (arg == "--no-scorecam") o.scorecam = false;
     else if (arg == "--bf16") o.bf16 = true;
     else if (arg == "--no-bf16") o.bf16 = false;
-    else if (arg == "--input") o.input = value();
+    else if (arg == "--input") o.input = args.value();
     else if (!arg.empty() && arg[0] != '-' && o.model.empty()) o.model = arg;
     else usage();
   }
@@ -83,12 +81,12 @@ Costs relative_costs(const std::function<void()>& forward, const std::vector<std
   std::vector<double> forward_ms;
   std::vector<std::vector<double>> ratios(jobs.size());
   for (int r = 0; r < runs; ++r) {
-    const double base = elapsed_ms(forward);
+    const double base = bench::elapsed_ms(forward);
     forward_ms.push_back(base / images);
-    for (size_t j = 0; j < jobs.size(); ++j) ratios[j].push_back(elapsed_ms(jobs[j]) / base);
+    for (size_t j = 0; j < jobs.size(); ++j) ratios[j].push_back(bench::elapsed_ms(jobs[j]) / base);
   }
-  Costs costs{median(forward_ms), {}};
-  for (const auto& r : ratios) costs.ratios.push_back(median(r));
+  Costs costs{bench::median(forward_ms), {}};
+  for (const auto& r : ratios) costs.ratios.push_back(bench::median(r));
   return costs;
 }
 
@@ -141,7 +139,7 @@ int main(int argc, char** argv) {
     int64_t scored = 0;
     fp32.progress = [&](const lumos::CamProgress& p) { scored += p.done == p.total ? p.total : 0; };
     std::vector<lumos::CamExplanation> exact, fast;
-    const double score_fp32 = elapsed_ms([&] { exact = cam({M::scorecam}, fp32); }) / o.batch;
+    const double score_fp32 = bench::elapsed_ms([&] { exact = cam({M::scorecam}, fp32); }) / o.batch;
     const auto layer = model->default_layer();
     const auto& layers = model->layers();
     const auto info = std::find_if(layers.begin(), layers.end(), [&](const auto& l) { return l.name == layer; });
@@ -150,7 +148,7 @@ int main(int argc, char** argv) {
                 static_cast<long long>(scored), static_cast<long long>(channels));
     if (o.bf16) {
       cam({M::scorecam}, bf16);  // warm-up: oneDNN builds its bf16 kernels on first use
-      const double score_bf16 = elapsed_ms([&] { fast = cam({M::scorecam}, bf16); }) / o.batch;
+      const double score_bf16 = bench::elapsed_ms([&] { fast = cam({M::scorecam}, bf16); }) / o.batch;
       double diff = 0;
       for (size_t i = 0; i < exact.size(); ++i) {
         diff = std::max(diff, (exact[i].maps[0].map - fast[i].maps[0].map).abs().max().item<double>());

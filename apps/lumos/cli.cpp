@@ -308,6 +308,29 @@ std::vector<std::string> parse_methods(const std::vector<std::string>& names) {
   }
 }
 
+std::map<std::string, std::string> parse_method_options(const std::vector<std::string>& pairs) {
+  std::map<std::string, std::string> options;
+  for (const auto& pair : pairs) {
+    const size_t equals = pair.find('=');
+    if (equals == std::string::npos || equals == 0) throw UsageError("--option '" + pair + "' — give KEY=VALUE");
+    options[pair.substr(0, equals)] = pair.substr(equals + 1);
+  }
+  try {
+    check_option_keys(options);
+  } catch (const InputError& e) {
+    throw UsageError(std::string("--option: ") + e.what());
+  }
+  return options;
+}
+
+std::string method_options_help() {
+  std::string keys;
+  for (const auto* family : MethodRegistry::instance().families()) {
+    for (const auto& option : family->options) keys += (keys.empty() ? "" : ", ") + option.key;
+  }
+  return "KEY=VALUE for a method's own setting; repeat for several" + (keys.empty() ? "" : " (" + keys + ")");
+}
+
 void InputOptions::add_to(CLI::App& command) {
   command.add_option("--labels", labels, "Class names, one per line (default: the model's metadata, if any)");
   command.add_option("--preprocess", preprocess,

@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -89,6 +90,12 @@ std::vector<std::string> split_commas(const std::string& text);
 
 // --method's names, canonical, in the order given; throws UsageError naming an unknown or repeated one.
 std::vector<std::string> parse_methods(const std::vector<std::string>& names);
+
+// --option's KEY=VALUE pairs as ExplainRequest::options; throws UsageError for a pair without
+// '=' or a key no method family takes.
+std::map<std::string, std::string> parse_method_options(const std::vector<std::string>& pairs);
+// --option's help line, listing the keys of the registered method families.
+std::string method_options_help();
 
 // How images become model inputs and how classes are named: the flags predict and
 // explain share.

@@ -7,6 +7,7 @@
 #include "lumos/cam.hpp"
 #include "lumos/error.hpp"
 #include "lumos/explain.hpp"
+#include "lumos/method_family.hpp"
 #include "lumos/metrics.hpp"
 
 #include <ATen/ATen.h>
@@ -83,9 +84,10 @@ struct Explained {
 
 Explained explain(Model& model, const std::vector<std::string>& methods, const std::vector<Image>& images,
                   const std::vector<Target>& targets, const Preprocess& preprocess, cv::Size size,
-                  const EvalOptions& options) {
+                  const EvalOptions& options, const std::map<std::string, std::string>& method_options) {
   ExplainRequest request;
   request.methods = methods;
+  request.options = method_options;
   request.layers = options.layers;
   request.preprocess = preprocess;
   request.input_size = size;
@@ -167,11 +169,13 @@ void print_table(const std::vector<std::string>& methods, const std::vector<nloh
       {"pointing_game", "pointing %"}, {"energy_in_box", "energy %"},       {"deletion_auc", "deletion"},
       {"insertion_auc", "insertion"},  {"average_drop", "avg drop %"},      {"increase_in_confidence", "increase %"},
       {"rank_correlation", "rank corr"}};
-  std::cout << std::left << std::setw(12) << "method";
+  int width = 12;
+  for (const auto& method : methods) width = std::max(width, static_cast<int>(method.size()) + 2);
+  std::cout << std::left << std::setw(width) << "method";
   for (const auto& column : columns) std::cout << std::right << std::setw(12) << column.second;
   std::cout << "\n";
   for (size_t m = 0; m < methods.size(); ++m) {
-    std::cout << std::left << std::setw(12) << methods[m];
+    std::cout << std::left << std::setw(width) << methods[m];
     for (const auto& [key, title] : columns) {
       const bool percent = key == "pointing_game" || key == "energy_in_box";
       const bool auc_like = key == "deletion_auc" || key == "insertion_auc" || key == "rank_correlation";
@@ -189,9 +193,9 @@ CLI::App* add_eval_command(CLI::App& app, EvalOptions& options) {
               "pointing game and energy in the box (with --boxes)");
   options.model.add_to(*command, false);
   command->add_option("-i,--input", options.inputs, "A directory of images, or image files")->required();
-  command->add_option("--method", options.methods,
-                      "Methods, comma-separated: gradcam, gradcam++, hirescam, xgradcam, layercam, eigencam, "
-                      "scorecam, ablationcam, lime (default: every CAM method)")
+  std::string names;
+  for (const auto& name : MethodRegistry::instance().method_names()) names += (names.empty() ? "" : ", ") + name;
+  command->add_option("--method", options.methods, "Methods, comma-separated: " + names + " (default: every CAM method)")
       ->delimiter(',');
   command->add_option("--boxes", options.boxes,
                       "CSV with header image,x0,y0,x1,y1 and optionally class: boxes in image pixels, half-open; "
@@ -216,13 +220,16 @@ CLI::App* add_eval_command(CLI::App& app, EvalOptions& options) {
                       "The model with randomised top layers: report the rank correlation of the maps (Adebayo et al.)");
   command->add_option("--lime-samples", options.lime_samples, "LIME samples per image (default 1000)")
       ->check(integer_in(2, kMaxSamples));
-  command->add_option("--seed", options.seed, "LIME seed (default 0)")->check(kNonNegativeInteger);
+  command->add_option("--seed", options.seed, "Seed of every random draw: LIME, noise tunnels, RISE, KernelSHAP (default 0)")
+      ->check(kNonNegativeInteger);
+  command->add_option("--option", options.method_options, method_options_help());
   command->add_option("--json", options.json, "Also write per-image and per-method results to this JSON file");
   return command;
 }
 
 int run_eval(const EvalOptions& options) {
   const auto methods = methods_to_evaluate(options.methods);
+  const auto method_options = parse_method_options(options.method_options);
   auto items = list_items(options);
   if (options.limit > 0 && static_cast<size_t>(options.limit) < items.size()) items.resize(options.limit);
   const bool truth = options.target == "truth" ||
@@ -269,14 +276,14 @@ int run_eval(const EvalOptions& options) {
     const at::Tensor batch = make_batch(images, input, preprocess, size);
     std::vector<Target> wanted;
     for (size_t i = first; i < end; ++i) wanted.push_back(truth ? Target::class_index(*items[i].truth) : Target::top(1));
-    const auto explained = explain(*model, methods, images, wanted, preprocess, size, options);
+    const auto explained = explain(*model, methods, images, wanted, preprocess, size, options, method_options);
     const auto& targets = explained.targets;
     const auto& maps = explained.maps;
     std::vector<at::Tensor> random_maps;
     if (sanity_model) {
       std::vector<Target> same;
       for (int64_t c : targets) same.push_back(Target::class_index(c));
-      random_maps = explain(*sanity_model, methods, images, same, preprocess, size, options).maps;
+      random_maps = explain(*sanity_model, methods, images, same, preprocess, size, options, method_options).maps;
     }
 
     for (size_t m = 0; m < methods.size(); ++m) {

@@ -27,6 +27,7 @@ struct EvalOptions {
   std::string sanity_model;       // a model with randomised top layers, for the rank correlation
   int lime_samples = 1000;
   uint64_t seed = 0;
+  std::vector<std::string> method_options;  // KEY=VALUE, as explain's --option
   std::string json;  // write per-image and per-method results here
 };
 

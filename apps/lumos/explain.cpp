@@ -113,15 +113,7 @@ ExplainRequest request_of(const ExplainOptions& options, const Model& model) {
   request.cam.eigen_smooth = options.eigen_smooth;
   request.lime.samples = options.lime_samples;
   request.lime.hide = flag_value("--lime-hide", [&] { return HideColor::parse(options.lime_hide); });
-  for (const auto& option : options.method_options) {
-    const size_t equals = option.find('=');
-    if (equals == std::string::npos || equals == 0) throw UsageError("--option '" + option + "' — give KEY=VALUE");
-    request.options[option.substr(0, equals)] = option.substr(equals + 1);
-  }
-  flag_value("--option", [&] {
-    check_option_keys(request.options);
-    return true;
-  });
+  request.options = parse_method_options(options.method_options);
   return request;
 }
 
@@ -170,7 +162,7 @@ CLI::App* add_explain_command(CLI::App& app, ExplainOptions& options) {
   command->add_flag("--aug-smooth", options.aug_smooth, "CAM: average over flips and scales (6 passes)");
   command->add_flag("--eigen-smooth", options.eigen_smooth, "CAM: first principal component instead of the sum");
   command->add_option("--perturbation-batch", options.perturbation_batch,
-                      "Score-CAM, Ablation-CAM, LIME: perturbed images per forward pass (default 64)")
+                      "Score-CAM, Ablation-CAM, LIME, Occlusion, RISE, KernelSHAP: perturbed images per forward pass (default 64)")
       ->check(integer_in(1, kMaxBatch));
   command->add_flag("--bf16", options.bf16,
                     "Score-CAM and LIME forwards in bfloat16 where the CPU has it natively (AMX, AVX512-BF16); "
@@ -181,15 +173,10 @@ CLI::App* add_explain_command(CLI::App& app, ExplainOptions& options) {
       ->check(kPositiveInteger);
   command->add_option("--lime-hide", options.lime_hide,
                       "LIME: what hidden segments show: a grey level 0-255 (default 0), mean, or blur");
-  command->add_option("--seed", options.seed, "Seed of LIME's segmentation and samples (default 0)")
+  command->add_option("--seed", options.seed,
+                      "Seed of every random draw: LIME's and KernelSHAP's segments and samples, noise tunnels, RISE's masks (default 0)")
       ->check(kNonNegativeInteger);
-  std::vector<std::string> keys;
-  for (const auto* family : MethodRegistry::instance().families()) {
-    for (const auto& option : family->options) keys.push_back(option.key);
-  }
-  command->add_option("--option", options.method_options,
-                      "KEY=VALUE for a method's own setting; repeat for several" +
-                          (keys.empty() ? std::string() : " (" + join(keys, ", ") + ")"));
+  command->add_option("--option", options.method_options, method_options_help());
   command->add_option("--boxes", options.boxes,
                       "CSV with header image,x0,y0,x1,y1: where the object is (image pixels, half-open); each map "
                       "gets energy_in_box, the share of it inside the box");

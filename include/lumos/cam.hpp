@@ -7,7 +7,8 @@
 //
 // Numbers follow pytorch-grad-cam (see docs/cam.md): ReLU of the weighted activations,
 // min-max to [0, 1] with eps 1e-7, bilinear resize to the input size as cv2.resize does,
-// several layers averaged and normalised again.
+// several layers averaged and normalised again. The two *_keras methods follow Keras code
+// instead: softmax probability, division by the maximum, their own order of resize and ReLU.
 #pragma once
 
 #include "lumos/model.hpp"
@@ -31,11 +32,16 @@ enum class CamMethod {
   eigencam,           // projection on the first principal component of the activations
   scorecam,           // channel weight = softmax over channels of the score of image * mask
   ablationcam,        // channel weight = (score - score with the channel zeroed) / score
+  // The forms Keras code computes (docs/cam.md): the class's softmax probability is explained.
+  gradcam_keras,            // Grad-CAM's weights; resize, then ReLU, then divide by the maximum
+  gradcam_plus_plus_keras,  // nested 2nd/3rd derivatives, normalised alphas; ReLU, / maximum, then resize
 };
 
-// "gradcam", "gradcam++", "hirescam", "xgradcam", "layercam", "eigencam", "scorecam", "ablationcam".
+// "gradcam", "gradcam++", "hirescam", "xgradcam", "layercam", "eigencam", "scorecam", "ablationcam",
+// "gradcam-keras", "gradcam++-keras".
 std::string to_string(CamMethod method);
-// Also accepts "gradcampp" and "grad-cam"-style spellings; throws InputError listing the methods.
+// Case, '-', '_' and spaces do not matter ("Grad-CAM++ Keras"); "pp" and "plusplus" stand for
+// "++". Throws InputError listing the methods.
 CamMethod parse_cam_method(const std::string& name);
 // Methods that need the gradient of the score (one backward shared by all of them).
 bool uses_gradients(CamMethod method);

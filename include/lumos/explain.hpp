@@ -11,7 +11,8 @@
 //   gradcam.map                                                // [H, W] float32 in [0, 1]
 //
 // Method names come from the method families registered in the library (method_family.hpp):
-// gradcam, gradcam++, hirescam, xgradcam, layercam, eigencam, scorecam, ablationcam, lime, ….
+// the CAM methods (gradcam, gradcam++, …, gradcam-keras), lime, the gradient attributions (saliency,
+// integrated-gradients, smoothgrad, guided-backprop, …) and occlusion, rise, kernelshap.
 #pragma once
 
 #include "lumos/image.hpp"
@@ -69,11 +70,12 @@ struct ExplainRequest {
   std::optional<ClassLabels> labels;
   int64_t top_k = 5;                // predictions listed per image
   int64_t batch_size = 8;           // images per forward pass (a model with a fixed batch size sets its own)
-  int64_t perturbation_batch = 64;  // perturbed inputs per forward pass (Score-CAM, Ablation-CAM, LIME)
+  // perturbed inputs per forward pass (Score-CAM, Ablation-CAM, LIME, Occlusion, RISE, KernelSHAP)
+  int64_t perturbation_batch = 64;
   // Perturbation forwards under CPU autocast bfloat16, on CPUs that compute in it natively
   // (cpu_has_native_bf16); elsewhere they stay float32 and the pipeline warns (warnings()).
   bool bf16 = false;
-  uint64_t seed = 0;                // of every random draw (LIME's segmentation and samples)
+  uint64_t seed = 0;                // of every random draw (LIME, KernelSHAP, noise tunnels, RISE)
   CamSettings cam;
   LimeSettings lime;
   // Options of method families without fields of their own, "family.option" → value

@@ -75,6 +75,15 @@ struct MethodBatch {
 // MethodBatch::classes order), one result per method the family was set up with.
 using BatchResults = std::vector<std::vector<std::vector<MethodResult>>>;
 
+// For families that explain one class of every image per pass (CAMs, gradients, perturbations):
+// calls `explain_rows` once for each k with one target per row of the model input, each image's
+// k-th class (an image with fewer classes repeats its last one; padding rows take image 0's), and
+// expects, per row, the results of the family's methods. Gathers them as BatchResults. A result
+// the family did not time itself (time_ms 0) gets the pass's time per image: the share of
+// methods that are computed together (one trace for all gradient CAMs).
+using RowExplainer = std::function<std::vector<std::vector<MethodResult>>(const std::vector<Target>& row_targets)>;
+BatchResults explain_class_by_class(const MethodBatch& batch, const RowExplainer& explain_rows);
+
 class MethodFamily {
  public:
   virtual ~MethodFamily() = default;

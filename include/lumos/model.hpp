@@ -116,6 +116,10 @@ class Model {
   // How the scores were obtained, e.g. "logits (input of the final Softmax)".
   virtual std::string score_description() const = 0;
 
+  // Which number scores() returns: logits, or probabilities (softmax already applied).
+  // Explainers that need the class probability apply a softmax only to logits.
+  virtual Score score_kind() const = 0;
+
   // Key/value metadata stored in the model file. lumos reads "labels" (class names,
   // comma-separated), "preprocess" (a preset name) and "cam_layer" (the default CAM
   // layer) when the user gives none of them.

@@ -35,7 +35,7 @@ CamFormula ablation_cam() {
       weights.push_back((original - ablated_scores) / original);
     }
     return channel_weighted(at::stack(weights), c.activations);
-  }};
+  }, /*always_project=*/false, /*derivatives=*/0};
 }
 
 }  // namespace lumos::cam

@@ -22,10 +22,16 @@ struct MethodName {
 };
 
 constexpr MethodName kMethodNames[] = {
-    {CamMethod::gradcam, "gradcam"},   {CamMethod::gradcam_plus_plus, "gradcam++"},
-    {CamMethod::hirescam, "hirescam"}, {CamMethod::xgradcam, "xgradcam"},
-    {CamMethod::layercam, "layercam"}, {CamMethod::eigencam, "eigencam"},
-    {CamMethod::scorecam, "scorecam"}, {CamMethod::ablationcam, "ablationcam"},
+    {CamMethod::gradcam, "gradcam"},
+    {CamMethod::gradcam_plus_plus, "gradcam++"},
+    {CamMethod::hirescam, "hirescam"},
+    {CamMethod::xgradcam, "xgradcam"},
+    {CamMethod::layercam, "layercam"},
+    {CamMethod::eigencam, "eigencam"},
+    {CamMethod::scorecam, "scorecam"},
+    {CamMethod::ablationcam, "ablationcam"},
+    {CamMethod::gradcam_keras, "gradcam-keras"},
+    {CamMethod::gradcam_plus_plus_keras, "gradcam++-keras"},
 };
 
 cam::CamFormula formula_of(CamMethod method) {
@@ -38,6 +44,8 @@ cam::CamFormula formula_of(CamMethod method) {
     case CamMethod::eigencam: return cam::eigen_cam();
     case CamMethod::scorecam: return cam::score_cam();
     case CamMethod::ablationcam: return cam::ablation_cam();
+    case CamMethod::gradcam_keras: return cam::grad_cam_keras();
+    case CamMethod::gradcam_plus_plus_keras: return cam::grad_cam_plus_plus_keras();
   }
   throw InputError("unknown CAM method");
 }
@@ -54,6 +62,13 @@ at::Tensor min_max(const at::Tensor& maps) {
   const auto flat = maps.flatten(1);
   const auto shifted = maps - std::get<0>(flat.min(1)).view({-1, 1, 1});
   return shifted / (1e-7 + std::get<0>(shifted.flatten(1).max(1)).view({-1, 1, 1}));
+}
+
+// Each map divided by its maximum, as the Keras code does; a map whose maximum is not positive
+// (all zero after its ReLU) stays as it is.
+at::Tensor max_scaled(const at::Tensor& maps) {
+  const auto highest = std::get<0>(maps.flatten(1).max(1)).view({-1, 1, 1});
+  return maps / at::where(highest > 0, highest, at::ones({}, highest.options()));
 }
 
 // Bilinear resize of each map [N, h, w] to [N, height, width] by OpenCV itself, so the
@@ -74,20 +89,28 @@ at::Tensor to_nchw(const at::Tensor& value, Layout layout) {
   return (layout == Layout::NHWC ? value.permute({0, 3, 1, 2}) : value).to(at::kFloat).contiguous();
 }
 
-// Activations and gradients of every target layer for one batch, with the resolved targets.
-struct Capture {
-  std::vector<int64_t> targets;
-  at::Tensor target_scores;  // [N]
-  std::vector<at::Tensor> activations;  // per layer, NCHW
-  std::vector<at::Tensor> gradients;    // per layer, NCHW; empty without gradients
-};
-
 // One pass of every method over a batch.
 struct Pass {
-  Capture capture;
+  std::vector<int64_t> targets;
+  at::Tensor target_scores;                         // [N]
   std::vector<std::vector<at::Tensor>> layer_maps;  // [method][layer] -> [N, h, w]
   std::vector<at::Tensor> maps;                     // [method] -> [N, H, W]
+  std::vector<std::vector<bool>> saturated;         // [method][image]
 };
+
+// A lower-case key without separators, so "Grad-CAM++ (Keras)" spellings compare equal.
+std::string method_key(const std::string& name) {
+  std::string key;
+  for (char c : name) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '+') {
+      key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  for (const char* spelling : {"gradcamplusplus", "gradcampp"}) {
+    if (key.rfind(spelling, 0) == 0) return "gradcam++" + key.substr(std::string(spelling).size());
+  }
+  return key;
+}
 
 }  // namespace
 
@@ -99,23 +122,16 @@ std::string to_string(CamMethod method) {
 }
 
 CamMethod parse_cam_method(const std::string& name) {
-  std::string key;
-  for (char c : name) {
-    if (c != '-' && c != '_' && c != ' ') key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  if (key == "gradcampp" || key == "gradcamplusplus") key = "gradcam++";
+  const std::string key = method_key(name);
   std::string known;
   for (const auto& m : kMethodNames) {
-    if (key == m.name) return m.method;
+    if (key == method_key(m.name)) return m.method;
     known += (known.empty() ? "" : ", ") + std::string(m.name);
   }
   throw InputError("unknown CAM method '" + name + "'; choose from " + known);
 }
 
-bool uses_gradients(CamMethod method) {
-  return method == CamMethod::gradcam || method == CamMethod::gradcam_plus_plus || method == CamMethod::hirescam ||
-         method == CamMethod::xgradcam || method == CamMethod::layercam;
-}
+bool uses_gradients(CamMethod method) { return formula_of(method).derivatives > 0; }
 
 const std::vector<CamMethod>& all_cam_methods() {
   static const std::vector<CamMethod> methods = [] {
@@ -164,6 +180,14 @@ at::Tensor score_perturbations(const LayerContext& context, int64_t image, int64
 
 at::Tensor image_of(const LayerContext& context, int64_t image) { return context.batch.slice(0, image, image + 1); }
 
+Layout checked_layer_layout(Model& model, const std::string& layer) {
+  const auto& all = model.layers();
+  const auto info = std::find_if(all.begin(), all.end(), [&](const LayerInfo& l) { return l.name == layer; });
+  if (info == all.end()) return Layout::NCHW;
+  if (info->shape.size() != 4) throw InputError(not_4d_message(layer, info->shape));
+  return info->layout;
+}
+
 }  // namespace cam
 
 CamExplainer::CamExplainer(Model& model, std::vector<CamMethod> methods, CamOptions options)
@@ -182,25 +206,20 @@ CamExplainer::CamExplainer(Model& model, std::vector<CamMethod> methods, CamOpti
   } else {
     for (const auto& name : options_.layers) layers_.push_back(model_.resolve_layer(name));
   }
-  const auto& all = model_.layers();
-  for (const auto& layer : layers_) {
-    const auto info = std::find_if(all.begin(), all.end(), [&](const LayerInfo& l) { return l.name == layer; });
-    if (info != all.end() && info->shape.size() != 4) throw InputError(not_4d_message(layer, info->shape));
-    layouts_.push_back(info != all.end() ? info->layout : Layout::NCHW);
-  }
+  for (const auto& layer : layers_) layouts_.push_back(cam::checked_layer_layout(model_, layer));
 }
 
-namespace {
+namespace cam {
 
 Capture capture_layers(Model& model, const at::Tensor& batch, const std::vector<std::string>& layers,
                        const std::vector<Layout>& layouts, const std::vector<Target>& targets,
-                       const std::vector<std::string>& labels, bool with_gradients) {
-  // With gradients, each trace detaches its captured layers, so a backward cannot pass from
-  // one captured layer to an earlier one: several layers take one trace each.
+                       const std::vector<std::string>& labels, int derivatives, Explained explained) {
+  const bool with_gradients = derivatives > 0;
   const bool per_layer = with_gradients && layers.size() > 1;
   Capture capture;
   capture.activations.resize(layers.size());
-  if (with_gradients) capture.gradients.resize(layers.size());
+  capture.gradients.assign(derivatives, std::vector<at::Tensor>(layers.size()));
+  capture.saturated.assign(batch.size(0), false);
   for (size_t first = 0; first < layers.size(); first = per_layer ? first + 1 : layers.size()) {
     const std::vector<std::string> group =
         per_layer ? std::vector<std::string>{layers[first]} : std::vector<std::string>(layers.begin(), layers.end());
@@ -221,38 +240,60 @@ Capture capture_layers(Model& model, const at::Tensor& batch, const std::vector<
       if (value.dim() != 4) throw InputError(not_4d_message(layer, value.sizes()));
       leaves.push_back(value);
     }
-    std::vector<at::Tensor> gradients;
+    // Derivative d is the gradient of the sum of derivative d - 1 (of the explained number for
+    // d = 1), what nested GradientTapes compute; the graph is kept while more are needed.
+    std::vector<std::vector<at::Tensor>> orders;
     if (with_gradients) {
       const auto index = at::tensor(capture.targets, at::kLong).unsqueeze(1);
-      const auto total = trace.scores.gather(1, index).sum();
-      gradients = torch::autograd::grad({total}, leaves, {}, /*retain_graph=*/false, /*create_graph=*/false,
-                                        /*allow_unused=*/true);
+      const bool softmax = explained == Explained::probability && model.score_kind() == Score::logits;
+      auto total = (softmax ? at::softmax(trace.scores, 1) : trace.scores).gather(1, index).sum();
+      for (int d = 1; d <= derivatives; ++d) {
+        const bool more = d < derivatives;
+        std::vector<at::Tensor> gradients(leaves.size());
+        if (total.requires_grad()) {
+          gradients = torch::autograd::grad({total}, leaves, {}, /*retain_graph=*/more, /*create_graph=*/more,
+                                            /*allow_unused=*/true);
+        }
+        if (more) {
+          at::Tensor next = at::zeros({}, trace.scores.options());
+          for (const auto& g : gradients) {
+            if (g.defined()) next = next + g.sum();
+          }
+          total = next;
+        }
+        orders.push_back(std::move(gradients));
+      }
     }
     for (size_t j = 0; j < group.size(); ++j) {
       const size_t slot = first + j;
       capture.activations[slot] = to_nchw(leaves[j].detach(), layouts[slot]);
       if (!with_gradients) continue;
-      if (!gradients[j].defined()) {
+      if (!orders[0][j].defined()) {
         throw InputError("the scores do not depend on layer '" + group[j] + "': it is not on the path to the model's "
                          "output, so gradient methods have nothing to weigh; choose a layer before the classifier");
       }
-      const auto gradient = to_nchw(gradients[j], layouts[slot]);
-      const auto nonzero = gradient.flatten(1).ne(0).any(1);
-      for (int64_t i = 0; i < gradient.size(0); ++i) {
-        if (!nonzero[i].item<bool>()) {
-          throw InputError("the score of class " + std::to_string(capture.targets[i]) + " for image " +
-                           std::to_string(i) + " does not depend on layer '" + group[j] + "': its gradient there is "
-                           "zero everywhere, so gradient CAMs would be empty; choose another layer or use eigencam "
-                           "or scorecam");
-        }
+      for (int d = 0; d < derivatives; ++d) {
+        const auto& g = orders[d][j];
+        capture.gradients[d][slot] = g.defined() ? to_nchw(g.detach(), layouts[slot]) : at::zeros_like(capture.activations[slot]);
       }
-      capture.gradients[slot] = gradient;
+      const auto nonzero = capture.gradients[0][slot].flatten(1).ne(0).any(1);
+      for (int64_t i = 0; i < nonzero.size(0); ++i) {
+        if (nonzero[i].item<bool>()) continue;
+        if (explained == Explained::probability) {
+          capture.saturated[i] = true;
+          continue;
+        }
+        throw InputError("the score of class " + std::to_string(capture.targets[i]) + " for image " +
+                         std::to_string(i) + " does not depend on layer '" + group[j] + "': its gradient there is "
+                         "zero everywhere, so gradient CAMs would be empty; choose another layer or use eigencam "
+                         "or scorecam");
+      }
     }
   }
   return capture;
 }
 
-}  // namespace
+}  // namespace cam
 
 std::vector<CamExplanation> CamExplainer::explain(const at::Tensor& batch, const std::vector<Target>& targets) {
   const bool nhwc = model_.input().layout == Layout::NHWC;
@@ -261,27 +302,76 @@ std::vector<CamExplanation> CamExplainer::explain(const at::Tensor& batch, const
   }
   const int64_t height = batch.size(nhwc ? 1 : 2);
   const int64_t width = batch.size(nhwc ? 2 : 3);
-  const bool with_gradients = std::any_of(methods_.begin(), methods_.end(), uses_gradients);
+  std::vector<cam::CamFormula> formulas;
+  for (const auto method : methods_) formulas.push_back(formula_of(method));
+  // One capture per explained number that a gradient method needs (the model's score, or the
+  // softmax probability of the Keras forms), with as many derivatives as its methods need; the
+  // methods without gradients use the first capture.
+  std::vector<cam::Explained> kinds;
+  for (const auto& f : formulas) {
+    if (f.derivatives > 0 && std::find(kinds.begin(), kinds.end(), f.explained) == kinds.end()) {
+      kinds.push_back(f.explained);
+    }
+  }
+  if (kinds.empty()) kinds.push_back(cam::Explained::score);
 
   auto run_pass = [&](const at::Tensor& input, const std::vector<Target>& pass_targets) {
+    std::vector<cam::Capture> captures;
+    for (const auto kind : kinds) {
+      int derivatives = 0;
+      for (const auto& f : formulas) {
+        if (f.explained == kind) derivatives = std::max(derivatives, f.derivatives);
+      }
+      std::vector<Target> resolved;
+      for (auto t : captures.empty() ? std::vector<int64_t>{} : captures.front().targets) {
+        resolved.push_back(Target::class_index(t));
+      }
+      captures.push_back(cam::capture_layers(model_, input, layers_, layouts_,
+                                             captures.empty() ? pass_targets : resolved, options_.labels,
+                                             derivatives, kind));
+    }
     Pass pass;
-    pass.capture = capture_layers(model_, input, layers_, layouts_, pass_targets, options_.labels, with_gradients);
-    const auto& c = pass.capture;
+    pass.targets = captures.front().targets;
+    pass.target_scores = captures.front().target_scores;
     const at::Tensor none;
-    for (const auto method : methods_) {
-      const auto formula = formula_of(method);
+    for (size_t m = 0; m < methods_.size(); ++m) {
+      const auto& formula = formulas[m];
+      const auto& c = formula.derivatives > 0
+                          ? captures[std::find(kinds.begin(), kinds.end(), formula.explained) - kinds.begin()]
+                          : captures.front();
+      const auto derivative = [&](int order, size_t layer) -> const at::Tensor& {
+        return static_cast<int>(c.gradients.size()) >= order ? c.gradients[order - 1][layer] : none;
+      };
       std::vector<at::Tensor> layer_maps, resized;
       for (size_t l = 0; l < layers_.size(); ++l) {
-        const cam::LayerContext context{model_, options_, method, input, layers_[l], layouts_[l], c.activations[l],
-                                        c.gradients.empty() ? none : c.gradients[l], c.targets, c.target_scores};
+        const cam::LayerContext context{model_,          options_,         methods_[m],    input,
+                                        layers_[l],      layouts_[l],      c.activations[l], derivative(1, l),
+                                        derivative(2, l), derivative(3, l), c.targets,      c.target_scores};
         const auto weighted = formula.weighted_activations(context);
         const auto summed = formula.always_project || options_.eigen_smooth ? cam::first_component_projection(weighted)
                                                                              : weighted.sum(1);
-        layer_maps.push_back(min_max(at::relu(summed)));
-        resized.push_back(resize_like_cv2(layer_maps.back(), height, width));
+        switch (formula.normalisation) {
+          case cam::Normalisation::min_max_then_resize:
+            layer_maps.push_back(min_max(at::relu(summed)));
+            resized.push_back(resize_like_cv2(layer_maps.back(), height, width));
+            break;
+          case cam::Normalisation::resize_then_max:
+            layer_maps.push_back(max_scaled(at::relu(summed)));
+            resized.push_back(max_scaled(at::relu(resize_like_cv2(summed, height, width))));
+            break;
+          case cam::Normalisation::max_then_resize:
+            layer_maps.push_back(max_scaled(at::relu(summed)));
+            resized.push_back(resize_like_cv2(layer_maps.back(), height, width));
+            break;
+        }
       }
-      pass.maps.push_back(min_max(at::relu(at::stack(resized, 1)).mean(1)));
+      const auto stacked = at::stack(resized, 1);
+      pass.maps.push_back(formula.normalisation == cam::Normalisation::min_max_then_resize
+                              ? min_max(at::relu(stacked).mean(1))
+                              : stacked.mean(1));
       pass.layer_maps.push_back(std::move(layer_maps));
+      pass.saturated.push_back(formula.explained == cam::Explained::probability ? c.saturated
+                                                                               : std::vector<bool>(c.saturated.size()));
     }
     return pass;
   };
@@ -291,7 +381,7 @@ std::vector<CamExplanation> CamExplainer::explain(const at::Tensor& batch, const
     // pytorch-grad-cam's default test-time augmentation (ttach): horizontal flip x multiply by
     // 0.9, 1, 1.1. The targets are those resolved on the image itself.
     std::vector<Target> fixed;
-    for (auto t : pass.capture.targets) fixed.push_back(Target::class_index(t));
+    for (auto t : pass.targets) fixed.push_back(Target::class_index(t));
     const int64_t width_axis = nhwc ? 2 : 3;
     std::vector<std::vector<at::Tensor>> augmented(methods_.size());
     for (bool flip : {false, true}) {
@@ -310,9 +400,9 @@ std::vector<CamExplanation> CamExplainer::explain(const at::Tensor& batch, const
   std::vector<CamExplanation> out(batch.size(0));
   for (int64_t i = 0; i < batch.size(0); ++i) {
     auto& e = out[i];
-    e.target = pass.capture.targets[i];
+    e.target = pass.targets[i];
     if (e.target < static_cast<int64_t>(options_.labels.size())) e.label = options_.labels[e.target];
-    e.score = pass.capture.target_scores[i].item<float>();
+    e.score = pass.target_scores[i].item<float>();
     for (size_t m = 0; m < methods_.size(); ++m) {
       CamMap map;
       map.method = methods_[m];
@@ -323,7 +413,9 @@ std::vector<CamExplanation> CamExplainer::explain(const at::Tensor& batch, const
       map.empty = map.map.max().item<float>() == 0;
       if (map.empty) {
         map.warning = to_string(methods_[m]) + " map of image " + std::to_string(i) + " (class " +
-                      std::to_string(e.target) + ") is zero everywhere: no positive evidence at the target layer";
+                      std::to_string(e.target) + ") is zero everywhere: " +
+                      (pass.saturated[m][i] ? "the class's softmax probability is saturated, so its gradient is zero"
+                                            : "no positive evidence at the target layer");
       }
       e.maps.push_back(std::move(map));
     }

@@ -5,7 +5,7 @@
 namespace lumos::cam {
 
 CamFormula eigen_cam() {
-  return {[](const LayerContext& c) { return c.activations; }, /*always_project=*/true};
+  return {[](const LayerContext& c) { return c.activations; }, /*always_project=*/true, /*derivatives=*/0};
 }
 
 }  // namespace lumos::cam

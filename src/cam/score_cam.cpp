@@ -85,7 +85,7 @@ CamFormula score_cam() {
       scores.push_back(distinct_scores.index_select(0, groups.group));
     }
     return channel_weighted(at::softmax(at::stack(scores), 1), c.activations);
-  }};
+  }, /*always_project=*/false, /*derivatives=*/0};
 }
 
 }  // namespace lumos::cam

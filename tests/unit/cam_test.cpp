@@ -172,6 +172,7 @@ class CountingModel final : public lumos::Model {
     return inner_->scores_given(batch, layer, value);
   }
   std::string score_description() const override { return inner_->score_description(); }
+  lumos::Score score_kind() const override { return inner_->score_kind(); }
   const std::map<std::string, std::string>& metadata() const override { return inner_->metadata(); }
   int forwards = 0;
   int traces = 0;
@@ -199,6 +200,41 @@ TEST(Cam, GradCamHiResCamAndLayerCamHaveTheirClosedForms) {
     EXPECT_EQ(result[i].maps[0].layers[0].layer, "features");
     EXPECT_EQ(result[i].maps[0].layers[0].map.sizes(), (at::IntArrayRef{3, 3}));
     EXPECT_FALSE(result[i].maps[0].empty);
+  }
+}
+
+// With the global average and the linear head, d softmax_t / dA_k = p_t (W[k,t] - sum_j p_j W[k,j]) / (h*w)
+// at every position; the Keras Grad-CAM resizes sum_k that * A_k, then ReLU, then divides by the maximum.
+TEST(Cam, KerasGradCamExplainsTheProbabilityAndResizesFirst) {
+  auto model = lumos::Model::load(nchw_model());
+  const auto x = images();
+  const auto result = explain(*model, {CamMethod::gradcam_keras, CamMethod::gradcam}, x, {Target::class_index(1)});
+  const auto a = features(x);
+  const auto p = at::softmax(model->scores(x), 1);
+  for (int i = 0; i < 2; ++i) {
+    const auto w = p[i][1] * (head().select(1, 1) - at::matmul(head(), p[i]));
+    const auto cam = (w.view({kChannels, 1, 1}) * a[i]).sum(0);
+    const auto up = at::relu(at::upsample_bilinear2d(cam.view({1, 1, 3, 3}), {6, 6}, false)[0][0]);
+    expect_near(result[i].maps[0].map, up / up.max(), 1e-5, "gradcam-keras");
+    EXPECT_FALSE(result[i].maps[0].empty);
+    // Not the logit's map: the probability's gradient subtracts the other classes' weights.
+    EXPECT_GT((result[i].maps[0].map - result[i].maps[1].map).abs().max().item<float>(), 0.05f);
+  }
+}
+
+// A saturated softmax has a zero gradient: the Keras forms give empty maps that say why,
+// where the logit's methods still see their class.
+TEST(Cam, KerasFormsFlagASaturatedProbability) {
+  auto model = lumos::Model::load(nchw_model());
+  const auto x = images() * 1e4;
+  const auto result = explain(*model, {CamMethod::gradcam_keras, CamMethod::gradcam_plus_plus_keras, CamMethod::gradcam},
+                              x, {Target::top(1)});
+  for (int i = 0; i < 2; ++i) {
+    for (int m = 0; m < 2; ++m) {
+      EXPECT_TRUE(result[i].maps[m].empty);
+      EXPECT_NE(result[i].maps[m].warning.find("saturated"), std::string::npos) << result[i].maps[m].warning;
+    }
+    EXPECT_FALSE(result[i].maps[2].empty);
   }
 }
 
@@ -479,6 +515,9 @@ TEST(Cam, ParsesMethodsAndTargets) {
   EXPECT_EQ(lumos::parse_cam_method("gradcam++"), CamMethod::gradcam_plus_plus);
   EXPECT_EQ(lumos::parse_cam_method("Grad-CAM-PP"), CamMethod::gradcam_plus_plus);
   EXPECT_EQ(lumos::parse_cam_method("score_cam"), CamMethod::scorecam);
+  EXPECT_EQ(lumos::parse_cam_method("Grad-CAM++ Keras"), CamMethod::gradcam_plus_plus_keras);
+  EXPECT_EQ(lumos::parse_cam_method("gradcampp_keras"), CamMethod::gradcam_plus_plus_keras);
+  EXPECT_EQ(lumos::parse_cam_method("GradCAM-Keras"), CamMethod::gradcam_keras);
   for (auto m : lumos::all_cam_methods()) EXPECT_EQ(lumos::parse_cam_method(lumos::to_string(m)), m);
   EXPECT_EQ(Target::parse("top3").describe(), "top-3");
   EXPECT_EQ(Target::parse("281").describe(), "class 281");

@@ -1,6 +1,8 @@
 // The lumos binary on bad (and awkward but valid) input: exit codes and one-line errors.
 #include "lumos/error.hpp"
+#include "lumos/explain.hpp"
 #include "lumos/image.hpp"
+#include "lumos/method_family.hpp"
 #include "lumos/model.hpp"
 #include "lumos/npy.hpp"
 #include "lumos/runtime.hpp"
@@ -20,6 +22,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -102,6 +105,14 @@ std::string saved(const OnnxBuilder& b, const std::string& name) {
   const auto path = (work_dir() / name).string();
   b.save(path);
   return path;
+}
+
+// The gallery's data in a self-contained report.html (LUMOS_DATA=…;); null when it has none.
+nlohmann::json report_data(const std::string& html) {
+  const size_t marker = html.find("LUMOS_DATA=");
+  if (marker == std::string::npos) return nullptr;
+  const size_t start = marker + 11;
+  return nlohmann::json::parse(html.substr(start, html.find(";\n", start) - start));
 }
 
 std::string model_path() {
@@ -364,6 +375,114 @@ TEST(CliExplain, BundledDefaultSeesTheSmileAtTheMouth) {
   }
 }
 
+// Every attribution method and the Keras CAM forms through `lumos explain`: their options reach
+// the library (the files hold what lumos::explain computes with the same request), each writes
+// its picture, map and raw values, and explanation.json and the report carry their numbers.
+TEST(CliExplain, AttributionMethodsRunEndToEndWithTheirOptions) {
+  const std::vector<std::string> methods{
+      "gradcam-keras", "gradcam++-keras", "saliency", "gradient-x-input", "integrated-gradients", "guided-backprop",
+      "deconvolution", "guided-gradcam", "smoothgrad", "smoothgrad-sq", "vargrad", "integrated-gradients+smoothgrad",
+      "integrated-gradients+smoothgrad-sq", "integrated-gradients+vargrad", "occlusion", "rise", "kernelshap"};
+  const std::map<std::string, std::string> options{
+      {"ig.steps", "4"},          {"ig.rule", "riemann_middle"}, {"ig.baseline", "black"}, {"smoothgrad.samples", "3"},
+      {"smoothgrad.stdev", "0.1"}, {"gradient.batch", "5"},      {"occlusion.window", "24"}, {"occlusion.stride", "16"},
+      {"rise.masks", "40"},        {"rise.cells", "5"},           {"kernelshap.samples", "40"},
+      {"perturbation.baseline", "blurred"}};
+  std::string method_list;
+  for (const auto& m : methods) method_list += (method_list.empty() ? "" : ",") + m;
+  std::vector<std::string> args{"explain", "-i", std::string(LUMOS_SOURCE_DIR) + "/samples/faces/astronaut.png", "-o",
+                                (work_dir() / "explain_attribution").string(), "--method", method_list, "--format",
+                                "json,html,npy", "--seed", "3"};
+  for (const auto& [key, value] : options) args.insert(args.end(), {"--option", key + "=" + value});
+  const auto run = lumos_cli(args);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto folder = work_dir() / "explain_attribution" / "astronaut";
+  const auto json = nlohmann::json::parse(read_all(folder / "explanation.json"));
+  const auto& entries = json["targets"][0]["methods"];
+  ASSERT_EQ(entries.size(), methods.size());
+
+  auto model = lumos::Model::load(json["model"].get<std::string>());
+  lumos::ExplainRequest request;
+  request.methods = methods;
+  request.options = options;
+  request.seed = 3;
+  const auto library = lumos::explain(*model, {lumos::Image::load(json["image"].get<std::string>())}, request)[0];
+  ASSERT_TRUE(library.ok()) << library.error;
+  const auto& results = library.targets[0].methods;
+  const std::string label = json["targets"][0]["label"];
+  for (size_t m = 0; m < methods.size(); ++m) {
+    const auto& entry = entries[m];
+    const std::string stem = methods[m] + "_" + label;
+    EXPECT_EQ(entry["method"], methods[m]);
+    EXPECT_EQ(results[m].method, methods[m]);
+    EXPECT_GT(entry["time_ms"].get<double>(), 0) << methods[m];
+    EXPECT_TRUE(fs::exists(folder / (stem + ".png"))) << stem;
+    if (methods[m].find("keras") != std::string::npos) {
+      EXPECT_FALSE(entry.contains("raw")) << stem;  // a CAM has no values of its own besides its map
+    } else {
+      ASSERT_EQ(entry["raw"], stem + "_raw.npy");
+      const auto raw = lumos::read_npy((folder / (stem + "_raw.npy")).string());
+      const std::vector<int64_t> shape = methods[m] == "rise" ? std::vector<int64_t>{112, 112}
+                                                              : std::vector<int64_t>{112, 112, 3};  // NHWC
+      ASSERT_EQ(raw.sizes(), shape) << stem;
+      EXPECT_TRUE(at::allclose(raw, results[m].raw, 1e-5, 1e-6)) << stem;
+    }
+    if (methods[m] == "kernelshap") {  // drawn and written as LIME is
+      EXPECT_EQ(entry["samples"], 40);
+      EXPECT_EQ(entry["weights"].size(), entry["segments"].get<size_t>());
+      EXPECT_NEAR(entry["r2"].get<double>(), results[m].segments->linear.score, 1e-9);
+      EXPECT_TRUE(fs::exists(folder / (stem + "_heatmap.png")));
+      continue;
+    }
+    const auto map = lumos::read_npy((folder / (stem + ".npy")).string());
+    ASSERT_EQ(map.sizes(), (std::vector<int64_t>{112, 112})) << stem;
+    EXPECT_TRUE(at::allclose(map, results[m].map, 1e-5, 1e-6)) << stem;
+    EXPECT_GE(map.min().item<float>(), 0) << stem;
+    EXPECT_LE(map.max().item<float>(), 1) << stem;
+    const bool integrated = methods[m].rfind("integrated-gradients", 0) == 0;
+    EXPECT_EQ(entry.contains("convergence_delta"), integrated) << stem;
+    if (integrated) {
+      EXPECT_NEAR(entry["convergence_delta"].get<double>(), results[m].numbers.at(0).value, 1e-6) << stem;
+    }
+  }
+  // The report lists every method with its title and the numbers it has, and the run's settings.
+  const auto data = report_data(read_all(work_dir() / "explain_attribution" / "report.html"));
+  ASSERT_EQ(data["methods"].size(), methods.size());
+  for (size_t m = 0; m < methods.size(); ++m) {
+    const auto& listed = data["methods"][m];
+    EXPECT_EQ(listed["name"], methods[m]);
+    EXPECT_EQ(listed["title"], lumos::method_title(methods[m]));
+    const auto numbers = listed["numbers"].get<std::vector<std::string>>();
+    const auto has = [&](const char* name) { return std::find(numbers.begin(), numbers.end(), name) != numbers.end(); };
+    // KernelSHAP's delta: how far its values miss f(x) - f(baseline).
+    EXPECT_EQ(has("convergence_delta"), methods[m].rfind("integrated-gradients", 0) == 0 || methods[m] == "kernelshap")
+        << methods[m];
+    EXPECT_EQ(has("r2"), methods[m] == "kernelshap") << methods[m];
+  }
+  ASSERT_EQ(data["settings"].size(), 1u);
+  const std::string settings = data["settings"][0].dump();
+  for (const char* shown : {"4 steps, riemann_middle", "3 samples, noise sigma 0.1", "24 px windows every 16 px",
+                            "40 masks of 5x5 cells"}) {
+    EXPECT_NE(settings.find(shown), std::string::npos) << shown << " not in " << settings;
+  }
+}
+
+TEST(CliExplain, BadMethodOptionsAreUsageErrors) {
+  const auto unknown = lumos_cli({"explain", "-m", model_path(), "-i", image("rgb.png"), "--method", "ig",
+                                  "--option", "ig.stepz=3"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  expect_one_line_error(unknown, "unknown option 'ig.stepz'");
+  const auto value = lumos_cli({"explain", "-m", model_path(), "-i", image("rgb.png"), "--method", "ig",
+                                "--option", "ig.rule=simpson", "-o", (work_dir() / "explain_rule").string()});
+  EXPECT_NE(value.exit_code, 0);
+  expect_one_line_error(value, "ig.rule='simpson'");
+  const auto stride = lumos_cli({"explain", "-m", model_path(), "-i", image("rgb.png"), "--method", "occlusion",
+                                 "--option", "occlusion.window=2", "--option", "occlusion.stride=3", "-o",
+                                 (work_dir() / "explain_stride").string()});
+  EXPECT_NE(stride.exit_code, 0);
+  expect_one_line_error(stride, "stride larger than the window");
+}
+
 TEST(CliExplain, BadImageIsSkippedNamedAndExitsOne) {
   const auto out = work_dir() / "explain_bad";
   const auto bad = written("not_a_picture.png", "plain text");
@@ -583,24 +702,35 @@ TEST(Cli, MalformedImagesAreOneLineEachWithTheDecodersWordsInside) {
   EXPECT_NE(run.err.find("(Corrupt JPEG data"), std::string::npos) << run.err;
 }
 
-// torch.onnx.export's default: a batch fixed at 1. Every method and eval run on it, and
+// torch.onnx.export's default: a batch fixed at 1. Every method and eval run on it (the gradient
+// attributions' backward to the input crosses the model's pieces), and
 // eval's table is the one the same weights exported with a dynamic batch give.
 TEST(CliExplain, FixedBatchModelRunsEveryMethodAndEval) {
-  const std::string methods = "gradcam,gradcam++,hirescam,xgradcam,layercam,eigencam,scorecam,ablationcam,lime";
+  const std::string methods =
+      "gradcam,gradcam++,hirescam,xgradcam,layercam,eigencam,scorecam,ablationcam,lime,gradcam-keras,gradcam++-keras,"
+      "saliency,gradient-x-input,integrated-gradients,smoothgrad,guided-backprop,deconvolution,guided-gradcam,"
+      "occlusion,rise,kernelshap";
+  const std::vector<std::string> small{"--option", "ig.steps=4",           "--option", "smoothgrad.samples=3",
+                                       "--option", "occlusion.window=4",   "--option", "occlusion.stride=4",
+                                       "--option", "rise.masks=20",        "--option", "kernelshap.samples=20"};
   const auto model = fixture("real_exports", "fixed1.onnx");
   const auto out = work_dir() / "explain_fixed";
-  auto run = lumos_cli({"explain", "-m", model, "-i", image("rgb.png"), image("grey.png"), image("noise.jpg"), "-o",
-                        out.string(), "--batch", "3", "--lime-samples", "30", "--method", methods});
+  std::vector<std::string> args{"explain", "-m", model, "-i", image("rgb.png"), image("grey.png"), image("noise.jpg"),
+                                "-o", out.string(), "--batch", "3", "--lime-samples", "30", "--method", methods};
+  args.insert(args.end(), small.begin(), small.end());
+  auto run = lumos_cli(args);
   ASSERT_EQ(run.exit_code, 0) << run.err;
   const auto json = nlohmann::json::parse(read_all(out / "noise" / "explanation.json"));
-  EXPECT_EQ(json["targets"][0]["methods"].size(), 9u);
+  EXPECT_EQ(json["targets"][0]["methods"].size(), 21u);
 
   const auto folder = work_dir() / "eval_fixed";
   fs::create_directories(folder);
   for (const auto* name : {"rgb.png", "grey.png", "noise.jpg"}) fs::copy_file(image(name), folder / name);
   const auto eval = [&](const std::string& export_name) {
-    return lumos_cli({"eval", "-m", fixture("real_exports", export_name), "-i", folder.string(), "--method", methods,
-                      "--steps", "4", "--lime-samples", "20", "--batch", "2"});
+    std::vector<std::string> eval_args{"eval", "-m", fixture("real_exports", export_name), "-i", folder.string(),
+                                       "--method", methods, "--steps", "4", "--lime-samples", "20", "--batch", "2"};
+    eval_args.insert(eval_args.end(), small.begin(), small.end());
+    return lumos_cli(eval_args);
   };
   run = eval("fixed1.onnx");
   EXPECT_EQ(run.exit_code, 0) << run.err;
@@ -680,11 +810,7 @@ TEST(CliExplain, BundledOutputIsPinned) {
   report = replaced(report, out.string(), "<out>");
   report = blanked(report, "data:image/png;base64,", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=");
   report = blanked(report, "data:image/jpeg;base64,", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=");
-  const size_t marker = report.find("LUMOS_DATA=");
-  ASSERT_NE(marker, std::string::npos);
-  const size_t start = marker + 11;
-  expect_same_record(nlohmann::json::parse(report.substr(start, report.find(";\n", start) - start)),
-                     nlohmann::json::parse(read_all(golden / "report_data.json")), "report");
+  expect_same_record(report_data(report), nlohmann::json::parse(read_all(golden / "report_data.json")), "report");
   const std::string csv = read_all(out / "summary.csv");
   EXPECT_EQ(csv.substr(0, csv.find('\n') + 1), read_all(golden / "summary_header.csv"));
 }

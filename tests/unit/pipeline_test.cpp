@@ -7,8 +7,10 @@
 #include "lumos/error.hpp"
 #include "lumos/explain.hpp"
 #include "lumos/explanation_files.hpp"
+#include "lumos/gradient.hpp"
 #include "lumos/method_family.hpp"
 #include "lumos/npy.hpp"
+#include "lumos/perturbation.hpp"
 #include "lumos/report.hpp"
 #include "lumos/runtime.hpp"
 #include "support/error_of.hpp"
@@ -157,6 +159,97 @@ TEST(ExplainPipeline, Bf16FallsBackToFloat32WithOneWarningWhereTheCpuEmulatesIt)
   for (size_t i = 0; i < images.size(); ++i) {
     for (size_t m = 0; m < 2; ++m) {
       EXPECT_TRUE(at::equal(fallback[i].targets[0].methods[m].map, exact[i].targets[0].methods[m].map)) << m;
+    }
+  }
+}
+
+// The gradient and perturbation families hand back what GradientExplainer and
+// PerturbationExplainer compute with the options the request names, one pass per k-th class of
+// every image (so the noise tunnel's draws and RISE's masks are the explainers' own).
+TEST(ExplainPipeline, AttributionFamiliesGiveTheExplainersOwnResults) {
+  auto model = lumos::Model::load(model_file());
+  const std::vector<lumos::Image> images{picture(12, 10, 1), picture(8, 8, 2)};
+  auto request = small_request();
+  request.methods = {"IG", "SmoothGrad", "guided-backprop", "occlusion", "rise", "KernelSHAP"};
+  request.targets = lumos::parse_target_list("top2");
+  request.seed = 7;
+  request.perturbation_batch = 7;
+  request.options = {{"ig.steps", "6"},           {"ig.rule", "riemann_trapezoid"}, {"ig.baseline", "black"},
+                     {"smoothgrad.samples", "3"}, {"smoothgrad.stdev", "0.2"},      {"gradient.batch", "5"},
+                     {"occlusion.window", "4"},   {"occlusion.stride", "2"},        {"rise.masks", "20"},
+                     {"rise.cells", "3"},         {"rise.probability", "0.4"},      {"kernelshap.samples", "30"},
+                     {"perturbation.baseline", "blurred"}};
+  const auto results = lumos::explain(*model, images, request);
+
+  const auto preprocess = lumos::Preprocess::named("imagenet");
+  std::vector<lumos::Image> resized;
+  for (const auto& image : images) resized.push_back(lumos::resize(image, {8, 8}));
+  const auto batch = lumos::make_batch(resized, model->input(), preprocess, {8, 8});
+  lumos::GradientOptions gradient_options;
+  gradient_options.steps = 6;
+  gradient_options.rule = lumos::IntegrationRule::riemann_trapezoid;
+  gradient_options.baseline = lumos::Baseline::black(model->input(), preprocess);
+  gradient_options.samples = 3;
+  gradient_options.noise_stdev = 0.2;
+  gradient_options.batch_size = 5;
+  gradient_options.seed = 7;
+  lumos::GradientExplainer gradient(*model, {lumos::parse_gradient_method("integrated-gradients"),
+                                             lumos::parse_gradient_method("smoothgrad"),
+                                             lumos::parse_gradient_method("guided-backprop")},
+                                    gradient_options);
+  lumos::PerturbationOptions perturbation_options;
+  perturbation_options.window_height = perturbation_options.window_width = 4;
+  perturbation_options.stride_height = perturbation_options.stride_width = 2;
+  perturbation_options.rise_masks = 20;
+  perturbation_options.rise_cells = 3;
+  perturbation_options.rise_probability = 0.4;
+  perturbation_options.shap_samples = 30;
+  perturbation_options.baseline = lumos::Baseline::blurred();
+  perturbation_options.batch_size = 7;
+  perturbation_options.seed = 7;
+  lumos::PerturbationExplainer perturbation(*model, lumos::all_perturbation_methods(), perturbation_options);
+
+  for (size_t k = 0; k < 2; ++k) {
+    std::vector<lumos::Target> targets;
+    std::vector<lumos::Segmentation> segments;
+    for (const auto& result : results) {
+      ASSERT_TRUE(result.ok()) << result.error;
+      ASSERT_EQ(result.targets[k].methods.size(), 6u);
+      targets.push_back(lumos::Target::class_index(result.targets[k].class_index));
+      const auto& shap = result.targets[k].methods[5];
+      ASSERT_TRUE(shap.segments.has_value());
+      EXPECT_GT(shap.segments->segments.count, 3);
+      segments.push_back(shap.segments->segments);
+    }
+    const auto own_gradient = gradient.explain(batch, targets);
+    const auto own_perturbation = perturbation.explain(batch, targets, segments);
+    for (size_t i = 0; i < results.size(); ++i) {
+      const auto& methods = results[i].targets[k].methods;
+      const std::vector<lumos::AttributionMap> own{own_gradient[i].maps[0], own_gradient[i].maps[1],
+                                                   own_gradient[i].maps[2], own_perturbation[i].maps[0],
+                                                   own_perturbation[i].maps[1], own_perturbation[i].maps[2]};
+      for (size_t m = 0; m < own.size(); ++m) {
+        const std::string what = own[m].method + " image " + std::to_string(i) + " class " + std::to_string(k);
+        EXPECT_EQ(methods[m].method, own[m].method);
+        expect_same(methods[m].map, own[m].map, what + " map");
+        expect_same(methods[m].raw, own[m].values, what + " values");
+        EXPECT_GT(methods[m].time_ms, 0) << what;
+      }
+      ASSERT_EQ(methods[0].numbers.size(), 1u);
+      EXPECT_EQ(methods[0].numbers[0].name, "convergence_delta");
+      EXPECT_NEAR(methods[0].numbers[0].value, *own[0].convergence_delta, 1e-9);
+      // KernelSHAP as a segment explanation: its values by |value|, the image's and the baseline's scores.
+      const auto& linear = methods[5].segments->linear;
+      ASSERT_EQ(linear.weights.size(), own[5].segment_values.size());
+      double sum = 0;
+      for (size_t w = 0; w < linear.weights.size(); ++w) {
+        EXPECT_DOUBLE_EQ(linear.weights[w].weight, own[5].segment_values[linear.weights[w].segment]);
+        if (w > 0) EXPECT_GE(std::abs(linear.weights[w - 1].weight), std::abs(linear.weights[w].weight));
+        sum += linear.weights[w].weight;
+      }
+      EXPECT_NEAR(linear.local_prediction, own_perturbation[i].score, 1e-6);
+      EXPECT_NEAR(linear.local_prediction - linear.intercept, sum - *own[5].convergence_delta, 1e-6);
+      EXPECT_DOUBLE_EQ(linear.score, *own[5].r2);
     }
   }
 }
@@ -323,6 +416,14 @@ TEST(ExplainPipeline, RequestErrorsNameTheProblem) {
   request.layers = {"rleu"};
   EXPECT_NE(error(request).find("closest: 'relu'"), std::string::npos) << error(request);
   request.layers = {};
+  request.methods = {"ig", "occlusion"};
+  request.options = {{"ig.rule", "simpson"}};
+  EXPECT_NE(error(request).find("option ig.rule='simpson'"), std::string::npos) << error(request);
+  request.options = {{"occlusion.window", "2"}, {"occlusion.stride", "3"}};
+  EXPECT_NE(error(request).find("stride larger than the window"), std::string::npos) << error(request);
+  request.options = {{"smoothgrad.samples", "0"}};
+  EXPECT_NE(error(request).find("option smoothgrad.samples='0'"), std::string::npos) << error(request);
+  request.options = {};
   request.methods = {"lime"};
   request.lime.samples = 1;
   EXPECT_NE(error(request).find("at least 2 samples"), std::string::npos) << error(request);

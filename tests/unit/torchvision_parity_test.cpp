@@ -6,9 +6,9 @@
 #include "lumos/npy.hpp"
 #include "model/onnx/onnx_model.hpp"
 #include "support/close_to.hpp"
+#include "support/thread_count.hpp"
 
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -20,6 +20,7 @@
 
 namespace fs = std::filesystem;
 using lumos::testing::close_to;
+using lumos::testing::ThreadCount;
 
 namespace {
 
@@ -40,16 +41,6 @@ const std::map<std::string, std::string> kDefaultLayerExceptions = {
 // HardSigmoid(alpha=1/6, beta=0.5), must run as ATen's hardsigmoid for that: clamp(x/6 + 0.5)
 // rounds differently and flips squeeze-and-excitation gates, 8.3e-4 off.)
 
-// The fixtures were made with 2 threads. The thread count decides whether ATen runs a 1x1
-// convolution on oneDNN or its own kernel, whose results differ by rounding.
-class ThreadCount {
- public:
-  explicit ThreadCount(int threads) : previous_(at::get_num_threads()) { at::set_num_threads(threads); }
-  ~ThreadCount() { at::set_num_threads(previous_); }
-
- private:
-  int previous_;
-};
 
 
 struct Fixture {

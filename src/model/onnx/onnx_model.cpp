@@ -159,6 +159,7 @@ OnnxModel::OnnxModel(Graph graph, const std::string& name, const LoadOptions& op
   }
   output_note_ = choose_another;
 
+  score_kind_ = options.score;
   const int output = graph_.slot(chosen->name);
   const auto& head = graph_.producer_op(output);
   const std::string of_output = outputs.size() > 1 ? " '" + chosen->name + "'" : "";

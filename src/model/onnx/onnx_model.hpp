@@ -35,6 +35,7 @@ class OnnxModel final : public Model {
   Trace trace(const at::Tensor& batch, const std::vector<std::string>& capture, bool grad) override;
   at::Tensor scores_given(const at::Tensor& batch, const std::string& layer, const at::Tensor& value) override;
   std::string score_description() const override { return score_description_; }
+  Score score_kind() const override { return score_kind_; }
   const std::map<std::string, std::string>& metadata() const override { return metadata_; }
   const Graph& graph() const { return graph_; }
 
@@ -58,6 +59,7 @@ class OnnxModel final : public Model {
   int score_slot_ = -1;
   Finish finish_ = Finish::none;
   std::string score_description_;
+  Score score_kind_ = Score::logits;
   std::string output_note_;  // how to choose another output, for models with several
   std::optional<std::vector<LayerInfo>> layers_;
 };

@@ -2,56 +2,29 @@
 // methods share one forward and one truncated backward per target.
 #include "lumos/cam.hpp"
 #include "lumos/method_family.hpp"
+#include "pipeline/families/family_helpers.hpp"
 #include "util/join.hpp"
-
-#include <algorithm>
-#include <chrono>
 
 namespace lumos {
 namespace {
 
 class CamFamily : public MethodFamily {
  public:
-  explicit CamFamily(const FamilySetup& setup) : explainer_(setup.model, methods_of(setup), options_of(setup)) {}
+  explicit CamFamily(const FamilySetup& setup) : explainer_(setup.model, parsed_methods(setup, parse_cam_method), options_of(setup)) {}
 
   BatchResults explain(const MethodBatch& batch) override {
-    const auto start = std::chrono::steady_clock::now();
     batch_ = &batch;
-    const size_t n = batch.size();
-    size_t slots = 0;
-    for (const auto& classes : batch.classes) slots = std::max(slots, classes.size());
-    BatchResults results(n);
-    // One pass per k: every image's k-th class (an image with fewer repeats its last one).
-    for (size_t k = 0; k < slots; ++k) {
-      std::vector<Target> targets;
-      for (int64_t row = 0; row < batch.input.size(0); ++row) {
-        const auto& classes = batch.classes[std::min(static_cast<size_t>(row), n - 1)];
-        targets.push_back(Target::class_index(classes[std::min(k, classes.size() - 1)]));
-      }
-      auto explanations = explainer_.explain(batch.input, targets);
-      for (size_t i = 0; i < n; ++i) {
-        if (k >= batch.classes[i].size()) continue;
-        std::vector<MethodResult> methods;
-        for (auto& map : explanations[i].maps) {
-          MethodResult result;
-          result.method = to_string(map.method);
-          result.map = std::move(map.map);
-          result.empty = map.empty;
-          if (!map.warning.empty()) result.warnings.push_back(map.warning);
-          methods.push_back(std::move(result));
-        }
-        results[i].push_back(std::move(methods));
-      }
-    }
+    auto results = explain_class_by_class(batch, [&](const std::vector<Target>& targets) {
+      return rows_of(explainer_.explain(batch.input, targets), [](CamMap& map, size_t) {
+        MethodResult result;
+        result.method = to_string(map.method);
+        result.map = std::move(map.map);
+        result.empty = map.empty;
+        if (!map.warning.empty()) result.warnings.push_back(map.warning);
+        return result;
+      });
+    });
     batch_ = nullptr;
-    // One trace serves every method and image: each gets the batch's time per image.
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / static_cast<double>(n);
-    for (auto& image : results) {
-      for (auto& target : image) {
-        for (auto& result : target) result.time_ms = ms;
-      }
-    }
     return results;
   }
 
@@ -60,12 +33,6 @@ class CamFamily : public MethodFamily {
   }
 
  private:
-  static std::vector<CamMethod> methods_of(const FamilySetup& setup) {
-    std::vector<CamMethod> methods;
-    for (const auto& name : setup.methods) methods.push_back(parse_cam_method(name));
-    return methods;
-  }
-
   CamOptions options_of(const FamilySetup& setup) {
     CamOptions options;
     options.layers = setup.request.layers;
@@ -86,6 +53,15 @@ class CamFamily : public MethodFamily {
   const MethodBatch* batch_ = nullptr;  // the batch under way, for the callbacks
 };
 
+// "++" spelled out, as parse_cam_method takes it.
+std::vector<std::string> aliases_of(CamMethod method) {
+  switch (method) {
+    case CamMethod::gradcam_plus_plus: return {"gradcampp", "gradcamplusplus"};
+    case CamMethod::gradcam_plus_plus_keras: return {"gradcampp-keras", "gradcamplusplus-keras"};
+    default: return {};
+  }
+}
+
 // How the papers spell them, for report headings.
 std::string title_of(CamMethod method) {
   switch (method) {
@@ -97,17 +73,15 @@ std::string title_of(CamMethod method) {
     case CamMethod::eigencam: return "Eigen-CAM";
     case CamMethod::scorecam: return "Score-CAM";
     case CamMethod::ablationcam: return "Ablation-CAM";
+    case CamMethod::gradcam_keras: return "Grad-CAM (Keras)";
+    case CamMethod::gradcam_plus_plus_keras: return "Grad-CAM++ (Keras)";
   }
   return to_string(method);
 }
 
 std::vector<MethodSpec> cam_methods() {
   std::vector<MethodSpec> specs;
-  for (auto method : all_cam_methods()) {
-    specs.push_back({to_string(method), title_of(method),
-                     method == CamMethod::gradcam_plus_plus ? std::vector<std::string>{"gradcampp", "gradcamplusplus"}
-                                                            : std::vector<std::string>{}});
-  }
+  for (auto method : all_cam_methods()) specs.push_back({to_string(method), title_of(method), aliases_of(method)});
   return specs;
 }
 

@@ -2,12 +2,12 @@
 #include "lumos/error.hpp"
 #include "lumos/lime.hpp"
 #include "lumos/method_family.hpp"
+#include "pipeline/families/segmentation_size.hpp"
+#include "util/stopwatch.hpp"
 
 #include <ATen/ATen.h>
 #include <opencv2/core.hpp>
 
-#include <chrono>
-#include <cmath>
 
 namespace lumos {
 namespace {
@@ -19,7 +19,7 @@ class LimeFamily : public MethodFamily {
         request_(setup.request),
         preprocess_(setup.preprocess),
         input_size_(setup.input_size),
-        working_size_(working_size(setup.input_size, setup.request.lime.min_side)) {
+        working_size_(segmentation_size(setup.input_size, setup.request.lime.min_side)) {
     if (request_.lime.samples < 2) {
       throw InputError("LIME needs at least 2 samples (the first is the image itself), got " +
                        std::to_string(request_.lime.samples));
@@ -42,7 +42,7 @@ class LimeFamily : public MethodFamily {
         if (batch.progress) batch.progress(i, "lime", done, total);
       };
       lime.cancel = [&] { return batch.run_cancelled() || batch.image_cancelled(i); };
-      const auto start = std::chrono::steady_clock::now();
+      const Stopwatch watch;
       LimeExplanation explanation;
       try {
         const Image image = resize(batch.originals[i], working_size_, preprocess_.fit);
@@ -51,19 +51,13 @@ class LimeFamily : public MethodFamily {
         if (batch.run_cancelled()) throw;
         continue;  // only this image is no longer wanted
       }
-      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      const double ms = watch.ms();
       for (int64_t c : batch.classes[i]) results[i].push_back({result_for(explanation, c, ms)});
     }
     return results;
   }
 
  private:
-  // The model's input size, scaled up to at least min_side pixels a side.
-  static cv::Size working_size(cv::Size input, int min_side) {
-    const double scale = std::max(1.0, static_cast<double>(min_side) / std::min(input.width, input.height));
-    return {static_cast<int>(std::lround(input.width * scale)), static_cast<int>(std::lround(input.height * scale))};
-  }
-
   MethodResult result_for(const LimeExplanation& explanation, int64_t c, double ms) const {
     const auto& linear = explanation.of(c);
     const cv::Mat map = positive_weight_map(explanation.segments, linear);

@@ -1,13 +1,16 @@
 // Element-wise activations. Versions before opset 6 differ only by the legacy
 // `consumed_inputs` attribute, which is ignored, so most ops start at opset 1.
 #include "model/onnx/ops/elementwise_util.hpp"
+#include "model/relu_rule.hpp"
 
 #include <limits>
 
 namespace lumos::onnx {
 
+// Guided Backpropagation and Deconvolution replace ReLU's backward (model/relu_rule.hpp); an
+// input autograd tracks is never reused in place, so the in-place form needs no rule.
 LUMOS_ONNX_OP(Relu, "Relu", 1, kLatestOpset, inputs(1)) {
-  return unary(node, at::relu, [](const at::Tensor& x) { return x.relu_(); });
+  return unary(node, relu_with_rule, [](const at::Tensor& x) { return x.relu_(); });
 }
 LUMOS_ONNX_OP(Sigmoid, "Sigmoid", 1, kLatestOpset, inputs(1)) {
   return unary(node, at::sigmoid, [](const at::Tensor& x) { return x.sigmoid_(); });
@@ -66,12 +69,22 @@ LUMOS_ONNX_OP(ThresholdedRelu, "ThresholdedRelu", 10, kLatestOpset, inputs(1)) {
   return unary(node, [alpha](const at::Tensor& x) { return at::threshold(x, alpha, 0); });
 }
 
+// A Clip from 0 with no upper bound is a ReLU, and takes ReLU's backward rule; a bounded one
+// (ReLU6) does not, as captum's rules apply to nn.ReLU only.
+namespace {
+at::Tensor clamp_or_relu(const at::Tensor& x, const c10::optional<at::Scalar>& low,
+                         const c10::optional<at::Scalar>& high) {
+  const bool relu = low && low->toDouble() == 0 && (!high || high->toDouble() == std::numeric_limits<float>::max());
+  return relu ? relu_with_rule(x) : at::clamp(x, low, high);
+}
+}  // namespace
+
 // Opsets 1-10 take the bounds as attributes.
 LUMOS_ONNX_OP(Clip1, "Clip", 1, 10, inputs(1)) {
   const double low = node.f("min", std::numeric_limits<float>::lowest());
   const double high = node.f("max", std::numeric_limits<float>::max());
   return unary(
-      node, [low, high](const at::Tensor& x) { return at::clamp(x, low, high); },
+      node, [low, high](const at::Tensor& x) { return clamp_or_relu(x, low, high); },
       [low, high](const at::Tensor& x) { return x.clamp_(low, high); });
 }
 
@@ -96,7 +109,7 @@ LUMOS_ONNX_OP(Clip11, "Clip", 11, kLatestOpset, inputs(1, 3)) {
         return b->item();
       };
       return Tensors{is_reusable(in[0]) ? in[0].clamp_(value(low), value(high))
-                                        : at::clamp(in[0], value(low), value(high))};
+                                        : clamp_or_relu(in[0], value(low), value(high))};
     }
     return Tensors{at::clamp(in[0], low, high)};
   };
