@@ -10,7 +10,6 @@
 #include "lumos/cam.hpp"
 #include "lumos/npy.hpp"
 #include "lumos/runtime.hpp"
-#include "timing.hpp"
 
 #include "bench_common.hpp"
 
@@ -27,8 +26,6 @@
 
 namespace {
 
-using lumos::bench::elapsed_ms;
-using lumos::bench::median;
 
 struct Options {
   int threads = 2;

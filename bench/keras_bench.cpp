@@ -10,7 +10,7 @@
 #include "lumos/cam.hpp"
 #include "lumos/model.hpp"
 #include "lumos/runtime.hpp"
-#include "timing.hpp"
+#include "bench_common.hpp"
 #include "model/keras/load.hpp"
 
 #include <ATen/ATen.h>
@@ -28,8 +28,8 @@
 
 namespace {
 
-using lumos::bench::elapsed_ms;
-using lumos::bench::median;
+using bench::elapsed_ms;
+using bench::median;
 
 struct Options {
   int threads = 2;
