@@ -1,15 +1,17 @@
 // Forward time per image of an ONNX classifier on lumos, timed runs after warm-up.
-// Usage: forward_bench [--threads N] [--runs N] [--warmup N] [--profile] [--as-written] [--channels-last] MODEL.onnx
+// Usage: forward_bench [--threads N] [--runs N] [--warmup N] [--profile] [--as-written] [--plan LEVEL] MODEL.onnx
 //                      BATCH...
 // Prints one line per batch size: "<batch> <ms per image of each timed run...>".
 // --as-written times the graph as the file has it (a trace without gradients) instead of
 // Model::scores, which runs the inference plan (BatchNormalization folded into convolutions).
-// --channels-last gives the batch in channels-last memory (NHWC strides), which ATen's
-// convolutions then keep through the network.
+// --plan limits the inference plan Model::scores runs (default: all it does for the model):
+// folded (BatchNormalization folded, NCHW memory) or channels-last (and the batch in
+// channels-last memory, which ATen's convolutions keep through the network).
 // --profile prints instead, per batch size, the time spent in each top-level ATen op over the
 // timed runs (pytorch_forward.py --profile prints the same for PyTorch).
 #include "lumos/model.hpp"
 #include "lumos/runtime.hpp"
+#include "model/onnx/onnx_model.hpp"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -21,6 +23,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,14 +35,14 @@ struct Options {
   int warmup = 2;
   bool profile = false;
   bool as_written = false;
-  bool channels_last = false;
+  std::optional<lumos::onnx::InferencePlan> plan;
   std::string model;
   std::vector<int64_t> batches;
 };
 
 [[noreturn]] void usage() {
-  std::cerr << "usage: forward_bench [--threads N] [--runs N] [--warmup N] [--profile] [--as-written] [--channels-last] "
-               "MODEL.onnx BATCH...\n";
+  std::cerr << "usage: forward_bench [--threads N] [--runs N] [--warmup N] [--profile] [--as-written] "
+               "[--plan folded|channels-last] MODEL.onnx BATCH...\n";
   std::exit(2);
 }
 
@@ -62,8 +65,16 @@ Options parse(int argc, char** argv) {
       options.profile = true;
     } else if (arg == "--as-written") {
       options.as_written = true;
-    } else if (arg == "--channels-last") {
-      options.channels_last = true;
+    } else if (arg == "--plan") {
+      if (i + 1 >= argc) usage();
+      const std::string level = argv[++i];
+      if (level == "folded") {
+        options.plan = lumos::onnx::InferencePlan::folded;
+      } else if (level == "channels-last") {
+        options.plan = lumos::onnx::InferencePlan::channels_last;
+      } else {
+        usage();
+      }
     } else {
       positional.push_back(arg);
     }
@@ -136,6 +147,7 @@ int main(int argc, char** argv) {
   lumos::keep_freed_memory();
   at::set_num_threads(options.threads);
   const auto model = lumos::Model::load(options.model);
+  if (options.plan) dynamic_cast<lumos::onnx::OnnxModel&>(*model).limit_inference_plan(*options.plan);
   const auto& spec = model->input();
   for (const auto batch : options.batches) {
     const auto shape = spec.layout == lumos::Layout::NCHW
@@ -143,7 +155,6 @@ int main(int argc, char** argv) {
                            : std::vector<int64_t>{batch, spec.height, spec.width, spec.channels};
     at::manual_seed(0);
     auto input = at::randn(shape);
-    if (options.channels_last) input = input.contiguous(at::MemoryFormat::ChannelsLast);
     std::vector<double> ms_per_image;
     std::unique_ptr<OpProfile> profile;
     for (int run = 0; run < options.warmup + options.runs; ++run) {

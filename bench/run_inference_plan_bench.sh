@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Batched scoring with the inference plan (issue 15), every side interleaved in one run:
-#   lumos folded      Model::scores on an export that keeps its BatchNormalizations (folded at load)
+#   lumos default     Model::scores on an export that keeps its BatchNormalizations: the whole
+#                     inference plan (folded at load, channels-last batch)
+#   lumos folded      the same, the plan limited to folding (--plan folded: NCHW memory)
 #   lumos as written  the same file run as written (--as-written: no folding)
-#   lumos NHWC        the folded plan on a channels-last batch
-#   lumos torch.onnx  the ordinary export, which torch.onnx folded itself
+#   lumos torch.onnx  the ordinary export, which torch.onnx folded itself (default plan)
 #   pytorch eager / channels_last / optimized (torch.jit.optimize_for_inference)
 # PyTorch runs with lumos's allocator settings (GLIBC_TUNABLES, as run_forward_bench.sh explains).
 # Prints ms per image (median and minimum of all timed runs) and each process's peak RSS.
@@ -45,9 +46,9 @@ for round in $(seq "$rounds"); do
   for model in $models; do
     unfolded="$build/bench_models/${model}_bn.onnx"
     common=(--threads "$threads" --runs "$runs" --warmup "$warmup")
-    side "$model" "lumos-folded" "$bench" "${common[@]}" "$unfolded" "$batch"
+    side "$model" "lumos-default" "$bench" "${common[@]}" "$unfolded" "$batch"
+    side "$model" "lumos-folded" "$bench" "${common[@]}" --plan folded "$unfolded" "$batch"
     side "$model" "lumos-as-written" "$bench" "${common[@]}" --as-written "$unfolded" "$batch"
-    side "$model" "lumos-nhwc" "$bench" "${common[@]}" --channels-last "$unfolded" "$batch"
     side "$model" "lumos-torch.onnx-folded" "$bench" "${common[@]}" "$build/fixtures/torchvision/$model.onnx" "$batch"
     for mode in eager channels_last optimized; do
       side "$model" "pytorch-$mode" env GLIBC_TUNABLES=$kept \

@@ -137,3 +137,47 @@ TEST(InferencePlan, LeavesBatchNormsThatCannotBeFolded) {
   EXPECT_TRUE(at::equal(both[0], reference(conv_reference(images()))));
   EXPECT_TRUE(at::equal(both[1], conv_reference(images())));
 }
+
+namespace {
+
+// x -> Sub(mean) -> [Transpose NHWC to NCHW] -> Conv(pads 1) -> "out".
+Graph normalized_conv(bool nhwc_input) {
+  OnnxBuilder b(15);
+  b.input("x", nhwc_input ? std::vector<int64_t>{-1, 6, 6, 3} : std::vector<int64_t>{-1, 3, 6, 6});
+  b.initializer("mean", nhwc_input ? std::vector<int64_t>{3} : std::vector<int64_t>{3, 1, 1}, {0.1f, -0.2f, 0.3f});
+  b.initializer("w", {kChannels, 3, 3, 3}, kWeight);
+  b.node("Sub", {"x", "mean"}, {"centred"}, "sub");
+  std::string conv_input = "centred";
+  if (nhwc_input) {
+    OnnxBuilder::set_ints(b.node("Transpose", {"centred"}, {"nchw"}, "transpose"), "perm", {0, 3, 1, 2});
+    conv_input = "nchw";
+  }
+  OnnxBuilder::set_ints(b.node("Conv", {conv_input, "w"}, {"out"}, "conv"), "pads", {1, 1, 1, 1});
+  b.output("out", {-1, kChannels, 6, 6});
+  return Graph(b.proto(), "");
+}
+
+}  // namespace
+
+TEST(InferencePlan, GivesAnImageCnnItsBatchInChannelsLastMemory) {
+  const auto x = images();
+  const auto mean = at::tensor({0.1f, -0.2f, 0.3f}).view({3, 1, 1});
+  const auto expected = at::conv2d(x - mean, tensor(kWeight, {kChannels, 3, 3, 3}), {}, 1, 1);
+  auto graph = normalized_conv(false);
+  EXPECT_TRUE(graph.channels_last_inference());
+  EXPECT_EQ(graph.folded_batch_norms(), 0);
+  c10::InferenceMode inference;
+  const auto out = graph.run({x}, {graph.slot("out")}).front();
+  EXPECT_TRUE(out.is_contiguous());
+  EXPECT_TRUE(close_to("channels-last", out, expected, 1e-6));
+  graph.limit_inference_plan(lumos::onnx::InferencePlan::folded);
+  EXPECT_FALSE(graph.channels_last_inference());
+  EXPECT_TRUE(close_to("as written", graph.run({x}, {graph.slot("out")}).front(), expected, 1e-6));
+
+  // An NHWC batch reaches the Conv through a Transpose, whose view is channels-last already.
+  const auto nhwc = normalized_conv(true);
+  EXPECT_FALSE(nhwc.channels_last_inference());
+  EXPECT_TRUE(conv_norm_relu().channels_last_inference());
+  EXPECT_TRUE(close_to("folded, channels-last", conv_norm_relu().run({x}, {conv_norm_relu().slot("out")}).front(),
+                       reference(conv_reference(x)), 1e-6));
+}

@@ -246,6 +246,7 @@ void Graph::prepare_inference(const ::onnx::GraphProto& graph, const std::vector
     }
   }
   for (const auto& output : outputs_) ++readers[output.name];
+  find_channels_last_inputs(graph);
 
   std::unordered_map<int, int> norm_of_conv;  // node index of a Conv -> of the BatchNormalization folded into it
   std::set<int> folded_norms;
@@ -272,7 +273,7 @@ void Graph::prepare_inference(const ::onnx::GraphProto& graph, const std::vector
     norm_of_conv[index] = reader;
     folded_norms.insert(reader);
   }
-  if (norm_of_conv.empty()) return;
+  if (norm_of_conv.empty() && channels_last_inputs_.empty()) return;
 
   const auto unused_name = [&](std::string name) {
     while (slot_by_name_.count(name)) name += "_";
@@ -322,8 +323,40 @@ void Graph::prepare_inference(const ::onnx::GraphProto& graph, const std::vector
   }
 }
 
+void Graph::find_channels_last_inputs(const ::onnx::GraphProto& graph) {
+  // Ops that keep a value's layout, between an input and its first convolution (in-graph normalization).
+  static const std::set<std::string> elementwise = {"Add", "Sub", "Mul", "Div", "Cast", "Identity"};
+  std::unordered_map<std::string, std::vector<int>> readers;
+  for (int i = 0; i < graph.node_size(); ++i) {
+    for (const auto& in : graph.node(i).input()) readers[in].push_back(i);
+  }
+  const auto is_2d_conv_of = [&](const ::onnx::NodeProto& node, const std::string& value) {
+    if (node.op_type() != "Conv" || node.input_size() < 2 || node.input(0) != value) return false;
+    const auto weight = constant(node.input(1));
+    return weight.defined() && weight.dim() == 4;
+  };
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    if (inputs_[i].dims.size() != 4) continue;
+    std::vector<std::string> pending{inputs_[i].name};
+    std::set<std::string> seen;
+    bool feeds_conv = false;
+    while (!pending.empty() && !feeds_conv) {
+      const auto value = pending.back();
+      pending.pop_back();
+      if (!seen.insert(value).second) continue;
+      for (int reader : readers[value]) {
+        const auto& node = graph.node(reader);
+        feeds_conv = feeds_conv || is_2d_conv_of(node, value);
+        if (elementwise.count(node.op_type()) && node.output_size() == 1) pending.push_back(node.output(0));
+      }
+    }
+    if (feeds_conv) channels_last_inputs_.push_back(static_cast<int>(i));
+  }
+}
+
 bool Graph::runs_inference_plan(const std::vector<int>& wanted, bool hooked, const GivenValues& given) const {
   if (inference_steps_.empty() || hooked || !c10::InferenceMode::is_enabled()) return false;
+  if (folded_.empty() && !channels_last_inference()) return false;
   const auto folded = [&](int slot) { return std::find(folded_.begin(), folded_.end(), slot) != folded_.end(); };
   return std::none_of(wanted.begin(), wanted.end(), folded) &&
          std::none_of(given.begin(), given.end(), [&](const auto& entry) { return folded(entry.first); });
@@ -381,6 +414,12 @@ Tensors Graph::run(const Tensors& feeds, const std::vector<int>& wanted, const V
     values[input_slots_[i]] = feeds[i];
     if (hook) hook(input_slots_[i], values[input_slots_[i]]);
   }
+  const bool channels_last = inference && channels_last_inference();
+  if (channels_last) {
+    for (int i : channels_last_inputs_) {
+      if (feeds[i].dim() == 4) values[input_slots_[i]] = feeds[i].contiguous(at::MemoryFormat::ChannelsLast);
+    }
+  }
   for (const auto& [slot, value] : given) {
     if (slot < 0 || slot >= slots) {
       throw InputError("given a value for slot " + std::to_string(slot) + ", which the graph does not have");
@@ -432,7 +471,7 @@ Tensors Graph::run(const Tensors& feeds, const std::vector<int>& wanted, const V
     }
   }
   Tensors out;
-  for (int w : wanted) out.push_back(values[w]);
+  for (int w : wanted) out.push_back(channels_last ? values[w].contiguous() : values[w]);
   return out;
 }
 

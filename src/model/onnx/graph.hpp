@@ -17,6 +17,14 @@ class GraphProto;
 
 namespace lumos::onnx {
 
+// How far the inference plan goes (issue 15; docs/performance.md). Each level adds to the one
+// before, per model, where the model allows it. The lower levels are there to measure each
+// step (forward_bench --plan) or to rule one out.
+enum class InferencePlan {
+  folded,         // BatchNormalization folded into the Conv before it
+  channels_last,  // and an image CNN's batch in channels-last (NHWC) memory
+};
+
 struct ValueInfo {
   std::string name;
   int32_t elem_type = 0;      // ONNX TensorProto.DataType, 0 if unknown
@@ -57,6 +65,14 @@ class Graph {
   // whose output nothing else reads), its weight and bias scaled once at load: the inference
   // plan runs the result.
   int folded_batch_norms() const { return static_cast<int>(folded_.size()); }
+  // Whether the inference plan gives the image input in channels-last memory: a 4-D input
+  // that reaches a 2-D Conv through elementwise ops alone (an NCHW image batch; an NHWC one
+  // goes through a Transpose, whose view is channels-last already). ATen's convolutions,
+  // pools and elementwise ops then keep that memory format through the network.
+  bool channels_last_inference() const { return plan_ >= InferencePlan::channels_last && !channels_last_inputs_.empty(); }
+
+  // Limits what the inference plan does (the default: all it can).
+  void limit_inference_plan(InferencePlan plan) { plan_ = plan; }
 
   // Called with each value as it is produced; may replace it (e.g. by a grad leaf).
   using ValueHook = std::function<void(int slot, at::Tensor& value)>;
@@ -67,9 +83,10 @@ class Graph {
   // Runs the nodes needed for `wanted` slots; `feeds` follow inputs(). Nodes that only
   // lead to `given` values do not run. Returns the wanted values. Throws ModelError
   // naming the node if a kernel fails.
-  // Runs in c10::InferenceMode without a hook take the inference plan (folded_batch_norms)
-  // unless a wanted or given value is one it folds away; the others (autograd traces, values
-  // captured) run the graph as written, so gradients and activations are the file's own.
+  // Runs in c10::InferenceMode without a hook take the inference plan (folded_batch_norms,
+  // channels_last_inference) unless a wanted or given value is one it folds away; the others
+  // (autograd traces, values captured) run the graph as written, so gradients and activations
+  // are the file's own. A channels-last run returns its values contiguous.
   Tensors run(const Tensors& feeds, const std::vector<int>& wanted, const ValueHook& hook = {},
               const GivenValues& given = {}) const;
 
@@ -102,10 +119,15 @@ class Graph {
   std::vector<at::Tensor> constants_;  // initializers, by slot (undefined elsewhere)
   std::vector<Step> steps_;
   std::vector<int> step_of_slot_;  // producing step, -1 for inputs and initializers
+  // Which inputs (indices into inputs_) are NCHW image batches of a 2-D Conv.
+  void find_channels_last_inputs(const ::onnx::GraphProto& graph);
+
   // The inference plan, when it differs from steps_ (empty otherwise).
   std::vector<Step> inference_steps_;
   std::vector<int> inference_step_of_slot_;
   std::vector<int> folded_;  // slots of the Conv outputs folded away
+  std::vector<int> channels_last_inputs_;
+  InferencePlan plan_ = InferencePlan::channels_last;
 };
 
 }  // namespace lumos::onnx

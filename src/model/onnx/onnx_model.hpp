@@ -38,6 +38,7 @@ class OnnxModel final : public Model {
   Score score_kind() const override { return score_kind_; }
   const std::map<std::string, std::string>& metadata() const override { return metadata_; }
   const Graph& graph() const { return graph_; }
+  void limit_inference_plan(InferencePlan plan) { graph_.limit_inference_plan(plan); }
 
  private:
   enum class Finish { none, softmax, sigmoid };
