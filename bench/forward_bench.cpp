@@ -5,8 +5,9 @@
 // --as-written times the graph as the file has it (a trace without gradients) instead of
 // Model::scores, which runs the inference plan (BatchNormalization folded into convolutions).
 // --plan limits the inference plan Model::scores runs (default: all it does for the model):
-// folded (BatchNormalization folded, NCHW memory) or channels-last (and the batch in
-// channels-last memory, which ATen's convolutions keep through the network).
+// folded (BatchNormalization folded, NCHW memory), channels-last (and the batch in
+// channels-last memory, which ATen's convolutions keep through the network) or packed (and
+// the convolutions on oneDNN with weights packed once, ReLU fused: the default).
 // --profile prints instead, per batch size, the time spent in each top-level ATen op over the
 // timed runs (pytorch_forward.py --profile prints the same for PyTorch).
 #include "lumos/model.hpp"
@@ -42,7 +43,7 @@ struct Options {
 
 [[noreturn]] void usage() {
   std::cerr << "usage: forward_bench [--threads N] [--runs N] [--warmup N] [--profile] [--as-written] "
-               "[--plan folded|channels-last] MODEL.onnx BATCH...\n";
+               "[--plan folded|channels-last|packed] MODEL.onnx BATCH...\n";
   std::exit(2);
 }
 
@@ -72,6 +73,8 @@ Options parse(int argc, char** argv) {
         options.plan = lumos::onnx::InferencePlan::folded;
       } else if (level == "channels-last") {
         options.plan = lumos::onnx::InferencePlan::channels_last;
+      } else if (level == "packed") {
+        options.plan = lumos::onnx::InferencePlan::packed;
       } else {
         usage();
       }

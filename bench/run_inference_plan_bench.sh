@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Batched scoring with the inference plan (issue 15), every side interleaved in one run:
 #   lumos default     Model::scores on an export that keeps its BatchNormalizations: the whole
-#                     inference plan (folded at load, channels-last batch)
+#                     inference plan (folded at load, channels-last batch, convolutions packed for
+#                     oneDNN with ReLU fused)
+#   lumos NHWC        the same, the plan limited to folding and channels-last memory (--plan channels-last)
 #   lumos folded      the same, the plan limited to folding (--plan folded: NCHW memory)
 #   lumos as written  the same file run as written (--as-written: no folding)
 #   lumos torch.onnx  the ordinary export, which torch.onnx folded itself (default plan)
@@ -47,6 +49,7 @@ for round in $(seq "$rounds"); do
     unfolded="$build/bench_models/${model}_bn.onnx"
     common=(--threads "$threads" --runs "$runs" --warmup "$warmup")
     side "$model" "lumos-default" "$bench" "${common[@]}" "$unfolded" "$batch"
+    side "$model" "lumos-nhwc" "$bench" "${common[@]}" --plan channels-last "$unfolded" "$batch"
     side "$model" "lumos-folded" "$bench" "${common[@]}" --plan folded "$unfolded" "$batch"
     side "$model" "lumos-as-written" "$bench" "${common[@]}" --as-written "$unfolded" "$batch"
     side "$model" "lumos-torch.onnx-folded" "$bench" "${common[@]}" "$build/fixtures/torchvision/$model.onnx" "$batch"

@@ -2,6 +2,7 @@
 // it at load, run in InferenceMode; the graph as written for autograd, captures and values
 // given in place of the folded Conv's output. References: the same ops called on ATen directly.
 #include "model/onnx/graph.hpp"
+#include "model/onnx/ops/conv.hpp"
 #include "support/close_to.hpp"
 #include "support/onnx_builder.hpp"
 
@@ -180,4 +181,26 @@ TEST(InferencePlan, GivesAnImageCnnItsBatchInChannelsLastMemory) {
   EXPECT_TRUE(conv_norm_relu().channels_last_inference());
   EXPECT_TRUE(close_to("folded, channels-last", conv_norm_relu().run({x}, {conv_norm_relu().slot("out")}).front(),
                        reference(conv_reference(x)), 1e-6));
+}
+
+// conv_norm_relu's Conv (BatchNormalization folded in) runs packed with the Relu fused, on any
+// batch and image size; asking for the Relu's input runs the folded plan instead.
+TEST(InferencePlan, PacksTheConvolutionAndFusesTheRelu) {
+  auto graph = conv_norm_relu();
+  if (!lumos::onnx::packed_convolutions_available()) GTEST_SKIP() << "LibTorch without oneDNN";
+  EXPECT_EQ(graph.packed_convolutions(), 1);
+  EXPECT_EQ(graph.fused_relus(), 1);
+  c10::InferenceMode inference;
+  const int out = graph.slot("out");
+  for (const auto& x : {images(), images().repeat({3, 1, 1, 1}), at::sin(at::arange(2 * 3 * 9 * 7, at::kFloat)).view({2, 3, 9, 7})}) {
+    EXPECT_TRUE(close_to("packed", graph.run({x}, {out}).front(), reference(conv_reference(x)), 1e-6));
+  }
+  const auto x = images();
+  const auto both = graph.run({x}, {out, graph.slot("norm")});
+  EXPECT_TRUE(close_to("folded", both[1], at::batch_norm(conv_reference(x), at::tensor(kScale), at::tensor(kShift),
+                                                         at::tensor(kMean), at::tensor(kVariance), false, 0, kEpsilon, false),
+                       1e-6));
+  graph.limit_inference_plan(lumos::onnx::InferencePlan::channels_last);
+  EXPECT_EQ(graph.packed_convolutions(), 0);
+  EXPECT_TRUE(close_to("channels-last", graph.run({x}, {out}).front(), reference(conv_reference(x)), 1e-6));
 }

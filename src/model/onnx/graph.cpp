@@ -2,6 +2,7 @@
 
 #include "lumos/error.hpp"
 #include "lumos/file.hpp"
+#include "model/onnx/ops/conv.hpp"
 #include "model/onnx/tensor_proto.hpp"
 
 #include <c10/core/InferenceMode.h>
@@ -274,6 +275,7 @@ void Graph::prepare_inference(const ::onnx::GraphProto& graph, const std::vector
     folded_norms.insert(reader);
   }
   if (norm_of_conv.empty() && channels_last_inputs_.empty()) return;
+  std::vector<::onnx::NodeProto> plan_nodes;  // what each step of the folded plan runs
 
   const auto unused_name = [&](std::string name) {
     while (slot_by_name_.count(name)) name += "_";
@@ -285,7 +287,8 @@ void Graph::prepare_inference(const ::onnx::GraphProto& graph, const std::vector
     if (folded_norms.count(index)) continue;
     const auto fold = norm_of_conv.find(index);
     if (fold == norm_of_conv.end()) {
-      inference_steps_.push_back(steps_[k]);
+      folded_plan_.steps.push_back(steps_[k]);
+      plan_nodes.push_back(graph.node(index));
       continue;
     }
     const auto& conv = graph.node(index);
@@ -313,14 +316,74 @@ void Graph::prepare_inference(const ::onnx::GraphProto& graph, const std::vector
     step.kernel = conv_entry->make(Node(fused, opset_, model_dir));
     step.inputs = {slot_by_name_.at(conv.input(0)), weight_slot, bias_slot};
     step.outputs = {slot_by_name_.at(norm.output(0))};
-    inference_steps_.push_back(std::move(step));
-    folded_.push_back(slot_by_name_.at(conv.output(0)));
+    folded_plan_.steps.push_back(std::move(step));
+    folded_plan_.removed.push_back(slot_by_name_.at(conv.output(0)));
+    plan_nodes.push_back(std::move(fused));
   }
-  inference_step_of_slot_.assign(slot_names_.size(), -1);
-  for (size_t k = 0; k < inference_steps_.size(); ++k) {
-    for (int out : inference_steps_[k].outputs)
-      if (out >= 0) inference_step_of_slot_[out] = static_cast<int>(k);
+  folded_batch_norms_ = static_cast<int>(folded_plan_.removed.size());
+  folded_plan_.index(slot_names_.size());
+  prepare_packed(plan_nodes, model_dir);
+}
+
+void Graph::Plan::index(size_t slots) {
+  step_of_slot.assign(slots, -1);
+  for (size_t k = 0; k < steps.size(); ++k) {
+    for (int out : steps[k].outputs)
+      if (out >= 0) step_of_slot[out] = static_cast<int>(k);
   }
+}
+
+// Packs the 2-D convolutions with float constant weights (and bias) of a channels-last image
+// CNN; a Relu that alone reads a packed Conv's output (not a graph output) runs inside it.
+void Graph::prepare_packed(const std::vector<::onnx::NodeProto>& nodes, const std::string& model_dir) {
+  if (channels_last_inputs_.empty() || !packed_convolutions_available()) return;
+  std::unordered_map<std::string, int> readers;
+  std::unordered_map<std::string, size_t> reader_step;
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    for (const auto& in : nodes[k].input()) {
+      ++readers[in];
+      reader_step[in] = k;
+    }
+  }
+  for (const auto& output : outputs_) ++readers[output.name];
+  const auto float_constant = [&](const ::onnx::NodeProto& node, int i, int64_t rank) {
+    const auto value = node.input_size() > i && !node.input(i).empty() ? constant(node.input(i)) : at::Tensor();
+    return value.defined() && value.scalar_type() == at::kFloat && value.dim() == rank ? value : at::Tensor();
+  };
+  std::set<size_t> fused;
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    if (fused.count(k)) continue;
+    const auto& node = nodes[k];
+    auto step = folded_plan_.steps[k];
+    const auto weight = node.op_type() == "Conv" ? float_constant(node, 1, 4) : at::Tensor();
+    const bool has_bias = node.input_size() > 2 && !node.input(2).empty();
+    const auto bias = has_bias ? float_constant(node, 2, 1) : at::Tensor();
+    if (!weight.defined() || (has_bias && !bias.defined())) {
+      packed_plan_.steps.push_back(std::move(step));
+      continue;
+    }
+    const auto& output = node.output(0);
+    const auto reader = reader_step.find(output);
+    const bool relu = readers[output] == 1 && reader != reader_step.end() && reader->second > k &&
+                      nodes[reader->second].op_type() == "Relu";
+    if (relu) {
+      const auto& relu_step = folded_plan_.steps[reader->second];
+      step.outputs = relu_step.outputs;
+      step.description += " with " + relu_step.description + " fused";
+      packed_plan_.removed.push_back(slot_by_name_.at(output));
+      fused.insert(reader->second);
+      ++fused_relus_;
+    }
+    step.kernel = packed_convolution(Node(node, opset_, model_dir), weight, bias, relu, step.kernel);
+    packed_plan_.steps.push_back(std::move(step));
+    ++packed_convolutions_;
+  }
+  if (packed_convolutions_ == 0) {
+    packed_plan_ = {};
+    return;
+  }
+  packed_plan_.removed.insert(packed_plan_.removed.end(), folded_plan_.removed.begin(), folded_plan_.removed.end());
+  packed_plan_.index(slot_names_.size());
 }
 
 void Graph::find_channels_last_inputs(const ::onnx::GraphProto& graph) {
@@ -354,12 +417,18 @@ void Graph::find_channels_last_inputs(const ::onnx::GraphProto& graph) {
   }
 }
 
-bool Graph::runs_inference_plan(const std::vector<int>& wanted, bool hooked, const GivenValues& given) const {
-  if (inference_steps_.empty() || hooked || !c10::InferenceMode::is_enabled()) return false;
-  if (folded_.empty() && !channels_last_inference()) return false;
-  const auto folded = [&](int slot) { return std::find(folded_.begin(), folded_.end(), slot) != folded_.end(); };
-  return std::none_of(wanted.begin(), wanted.end(), folded) &&
-         std::none_of(given.begin(), given.end(), [&](const auto& entry) { return folded(entry.first); });
+const Graph::Plan* Graph::inference_plan(const std::vector<int>& wanted, bool hooked, const GivenValues& given) const {
+  if (hooked || !c10::InferenceMode::is_enabled()) return nullptr;
+  const auto runs_all_of = [&](const Plan& plan) {
+    const auto removed = [&](int slot) {
+      return std::find(plan.removed.begin(), plan.removed.end(), slot) != plan.removed.end();
+    };
+    return !plan.steps.empty() && std::none_of(wanted.begin(), wanted.end(), removed) &&
+           std::none_of(given.begin(), given.end(), [&](const auto& entry) { return removed(entry.first); });
+  };
+  if (plan_ >= InferencePlan::packed && runs_all_of(packed_plan_)) return &packed_plan_;
+  if ((folded_batch_norms_ > 0 || channels_last_inference()) && runs_all_of(folded_plan_)) return &folded_plan_;
+  return nullptr;
 }
 
 int Graph::slot(const std::string& value_name) const {
@@ -382,9 +451,9 @@ Tensors Graph::run(const Tensors& feeds, const std::vector<int>& wanted, const V
   for (int w : wanted) {
     if (w < 0 || w >= slots) throw InputError("asked for value slot " + std::to_string(w) + ", which the graph does not have");
   }
-  const bool inference = runs_inference_plan(wanted, static_cast<bool>(hook), given);
-  const auto& steps = inference ? inference_steps_ : steps_;
-  const auto& step_of_slot = inference ? inference_step_of_slot_ : step_of_slot_;
+  const Plan* plan = inference_plan(wanted, static_cast<bool>(hook), given);
+  const auto& steps = plan ? plan->steps : steps_;
+  const auto& step_of_slot = plan ? plan->step_of_slot : step_of_slot_;
   // Which steps the wanted values need, and the last step that reads each slot.
   std::vector<char> needed(steps.size(), 0);
   std::vector<int> stack(wanted.begin(), wanted.end());
@@ -414,7 +483,7 @@ Tensors Graph::run(const Tensors& feeds, const std::vector<int>& wanted, const V
     values[input_slots_[i]] = feeds[i];
     if (hook) hook(input_slots_[i], values[input_slots_[i]]);
   }
-  const bool channels_last = inference && channels_last_inference();
+  const bool channels_last = plan && channels_last_inference();
   if (channels_last) {
     for (int i : channels_last_inputs_) {
       if (feeds[i].dim() == 4) values[input_slots_[i]] = feeds[i].contiguous(at::MemoryFormat::ChannelsLast);

@@ -23,6 +23,7 @@ namespace lumos::onnx {
 enum class InferencePlan {
   folded,         // BatchNormalization folded into the Conv before it
   channels_last,  // and an image CNN's batch in channels-last (NHWC) memory
+  packed,         // and its 2-D float convolutions on oneDNN, weights packed once, ReLU fused
 };
 
 struct ValueInfo {
@@ -64,12 +65,17 @@ class Graph {
   // How many BatchNormalizations (inference form) are folded into the Conv before them (one
   // whose output nothing else reads), its weight and bias scaled once at load: the inference
   // plan runs the result.
-  int folded_batch_norms() const { return static_cast<int>(folded_.size()); }
+  int folded_batch_norms() const { return folded_batch_norms_; }
   // Whether the inference plan gives the image input in channels-last memory: a 4-D input
   // that reaches a 2-D Conv through elementwise ops alone (an NCHW image batch; an NHWC one
   // goes through a Transpose, whose view is channels-last already). ATen's convolutions,
   // pools and elementwise ops then keep that memory format through the network.
   bool channels_last_inference() const { return plan_ >= InferencePlan::channels_last && !channels_last_inputs_.empty(); }
+  // How many 2-D convolutions the inference plan runs on oneDNN with their weights packed once
+  // (mkldnn_prepacked, what torch.jit.optimize_for_inference's graphs run), and how many
+  // ReLUs it fuses into them: for channels-last image CNNs with float weights.
+  int packed_convolutions() const { return plan_ >= InferencePlan::packed ? packed_convolutions_ : 0; }
+  int fused_relus() const { return plan_ >= InferencePlan::packed ? fused_relus_ : 0; }
 
   // Limits what the inference plan does (the default: all it can).
   void limit_inference_plan(InferencePlan plan) { plan_ = plan; }
@@ -84,7 +90,8 @@ class Graph {
   // lead to `given` values do not run. Returns the wanted values. Throws ModelError
   // naming the node if a kernel fails.
   // Runs in c10::InferenceMode without a hook take the inference plan (folded_batch_norms,
-  // channels_last_inference) unless a wanted or given value is one it folds away; the others
+  // channels_last_inference, packed_convolutions) unless a wanted or given value is one it
+  // folds or fuses away; the others
   // (autograd traces, values captured) run the graph as written, so gradients and activations
   // are the file's own. A channels-last run returns its values contiguous.
   Tensors run(const Tensors& feeds, const std::vector<int>& wanted, const ValueHook& hook = {},
@@ -101,9 +108,20 @@ class Graph {
   int add_slot(const std::string& name, const std::string& op, const std::string& node, int first_input);
   // The constant tensor named `name`, undefined if it is not a constant.
   at::Tensor constant(const std::string& name) const;
-  // Builds the inference plan from the plain one; `order` lists the graph's nodes as steps_ does.
+  // The steps an inference plan runs instead of steps_.
+  struct Plan {
+    std::vector<Step> steps;
+    std::vector<int> step_of_slot;  // producing step, -1 for inputs and initializers
+    std::vector<int> removed;       // slots of the values it no longer makes (folded or fused away)
+    void index(size_t slots);       // fills step_of_slot from steps
+  };
+
+  // Builds the inference plans from the plain one; `order` lists the graph's nodes as steps_ does.
   void prepare_inference(const ::onnx::GraphProto& graph, const std::vector<int>& order, const std::string& model_dir);
-  bool runs_inference_plan(const std::vector<int>& wanted, bool hooked, const GivenValues& given) const;
+  // The packed plan from the folded one, whose steps run `nodes`.
+  void prepare_packed(const std::vector<::onnx::NodeProto>& nodes, const std::string& model_dir);
+  // The plan a run takes, nullptr for the graph as written.
+  const Plan* inference_plan(const std::vector<int>& wanted, bool hooked, const GivenValues& given) const;
 
   int opset_ = 0;
   std::map<std::string, std::string> metadata_;
@@ -122,12 +140,15 @@ class Graph {
   // Which inputs (indices into inputs_) are NCHW image batches of a 2-D Conv.
   void find_channels_last_inputs(const ::onnx::GraphProto& graph);
 
-  // The inference plan, when it differs from steps_ (empty otherwise).
-  std::vector<Step> inference_steps_;
-  std::vector<int> inference_step_of_slot_;
-  std::vector<int> folded_;  // slots of the Conv outputs folded away
+  // The inference plans, when they differ from steps_ (empty otherwise): BatchNormalizations
+  // folded, and that with the convolutions packed.
+  Plan folded_plan_;
+  Plan packed_plan_;
+  int folded_batch_norms_ = 0;
+  int packed_convolutions_ = 0;
+  int fused_relus_ = 0;
   std::vector<int> channels_last_inputs_;
-  InferencePlan plan_ = InferencePlan::channels_last;
+  InferencePlan plan_ = InferencePlan::packed;
 };
 
 }  // namespace lumos::onnx

@@ -1,7 +1,15 @@
 // Convolutions: Conv and ConvTranspose over 1-D, 2-D and 3-D inputs.
+#include "model/onnx/ops/conv.hpp"
+
 #include "lumos/error.hpp"
-#include "model/onnx/op_registry.hpp"
 #include "model/onnx/ops/window.hpp"
+
+#include <ATen/core/dispatch/Dispatcher.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
 
 namespace lumos::onnx {
 namespace {
@@ -113,6 +121,79 @@ LUMOS_ONNX_OP(ConvTranspose, "ConvTranspose", 1, kLatestOpset,
       y = y + bias.view(shape);
     }
     return Tensors{y};
+  };
+}
+
+namespace {
+
+// mkldnn_prepacked's ops: LibTorch registers them but installs no header for them.
+std::optional<c10::OperatorHandle> prepacked_op(const char* name) {
+  const auto handle = c10::Dispatcher::singleton().findSchema({name, ""});
+  return handle ? std::optional<c10::OperatorHandle>(*handle) : std::nullopt;
+}
+const std::optional<c10::OperatorHandle>& conv2d_prepack() {
+  static const auto op = prepacked_op("mkldnn_prepacked::conv2d_prepack");
+  return op;
+}
+const std::optional<c10::OperatorHandle>& conv2d_run() {
+  static const auto op = prepacked_op("mkldnn_prepacked::conv2d_run");
+  return op;
+}
+
+c10::IValue call(const c10::OperatorHandle& op, std::vector<c10::IValue> stack) {
+  op.callBoxed(&stack);
+  return std::move(stack.front());
+}
+
+// A Conv's weight packed for each input size it met (channels, height, width: oneDNN picks
+// the weight's layout for the input's shape; the batch size may change).
+struct PackedConvolution {
+  WindowAttributes attributes;
+  int64_t groups = 1;
+  at::Tensor weight;  // channels-last: the packed kernel then takes and gives channels-last values
+  at::Tensor bias;
+  bool relu = false;
+  Kernel plain;
+  std::mutex mutex;
+  std::map<std::vector<int64_t>, c10::IValue> contexts;
+
+  c10::IValue context(const at::Tensor& x, const Window& window, const PaddingSplit& padding) {
+    std::vector<int64_t> key(x.sizes().begin() + 1, x.sizes().end());
+    const std::lock_guard<std::mutex> lock(mutex);
+    const auto found = contexts.find(key);
+    if (found != contexts.end()) return found->second;
+    auto packed = call(*conv2d_prepack(), {weight, bias.defined() ? c10::IValue(bias) : c10::IValue(), window.strides,
+                                           padding.symmetric, window.dilations, groups, x.sizes().vec(),
+                                           std::string(relu ? "relu" : "none")});
+    return contexts.emplace(std::move(key), std::move(packed)).first->second;
+  }
+};
+
+}  // namespace
+
+bool packed_convolutions_available() { return conv2d_prepack() && conv2d_run(); }
+
+Kernel packed_convolution(const Node& node, at::Tensor weight, at::Tensor bias, bool relu, Kernel plain) {
+  auto conv = std::make_shared<PackedConvolution>();
+  conv->attributes = read_window(node);
+  conv->groups = node.i("group", 1);
+  conv->weight = weight.contiguous(at::MemoryFormat::ChannelsLast);
+  conv->bias = std::move(bias);
+  conv->relu = relu;
+  conv->plain = std::move(plain);
+  return [conv](const Tensors& in) {
+    const auto& x = in[0];
+    const auto& w = conv->weight;
+    if (x.dim() != 4 || x.scalar_type() != at::kFloat || !x.device().is_cpu() || x.size(0) == 0 ||
+        x.size(1) != w.size(1) * conv->groups) {
+      auto out = conv->plain(in);
+      if (conv->relu) out[0] = at::relu(out[0]);
+      return out;
+    }
+    const auto window = resolve_window(conv->attributes, x.sizes().slice(2), w.sizes().slice(2));
+    const auto padding = split_padding(window);
+    const auto padded = padding.apply(x, 0.0);
+    return Tensors{call(*conv2d_run(), {padded, conv->context(padded, window, padding)}).toTensor()};
   };
 }
 
