@@ -1,6 +1,7 @@
 // Runs the ONNX backend node tests (model.onnx + test_data_set_*/input_N.pb, output_N.pb)
 // for every test whose operators lumos claims, with ONNX's tolerance (rtol 1e-3,
-// atol 1e-7), and prints "N passed, N failed".
+// atol 1e-7), and prints "N passed, N failed". Each is run twice: as given, and with its 4-D
+// inputs in channels-last memory in InferenceMode (as the inference plan runs image CNNs).
 //
 //   onnx_conformance DATA_DIR EXCLUSIONS_FILE [NAME_FILTER]
 #include "lumos/error.hpp"
@@ -9,6 +10,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
 #include <c10/util/Exception.h>
 #include <onnx/onnx_pb.h>
 
@@ -140,9 +142,23 @@ int main(int argc, char** argv) {
         for (const auto& p : numbered(data_set.path(), "input_")) feeds.push_back(read_tensor_file(p.string()));
         const auto expected = numbered(data_set.path(), "output_");
         const auto actual = graph.run(feeds, wanted);
+        // Again with every 4-D input in channels-last memory, in InferenceMode: how the inference
+        // plan gives an image CNN its batch, which every kernel must take alike.
+        Tensors channels_last;
+        for (const auto& feed : feeds) {
+          channels_last.push_back(feed.dim() == 4 ? feed.contiguous(at::MemoryFormat::ChannelsLast) : feed);
+        }
+        Tensors strided;
+        {
+          c10::InferenceMode inference;
+          strided = graph.run(channels_last, wanted);
+        }
         for (size_t i = 0; i < expected.size() && failure.empty(); ++i) {
-          auto diff = compare(read_tensor_file(expected[i].string()), actual.at(i));
+          const auto reference = read_tensor_file(expected[i].string());
+          auto diff = compare(reference, actual.at(i));
           if (!diff.empty()) failure = "output " + std::to_string(i) + ": " + diff;
+          diff = compare(reference, strided.at(i));
+          if (failure.empty() && !diff.empty()) failure = "output " + std::to_string(i) + ", channels-last inputs: " + diff;
         }
       }
     } catch (const c10::Error& e) {

@@ -247,7 +247,7 @@ void Graph::prepare_inference(const ::onnx::GraphProto& graph, const std::vector
     }
   }
   for (const auto& output : outputs_) ++readers[output.name];
-  find_channels_last_inputs(graph);
+  find_image_inputs(graph);
 
   std::unordered_map<int, int> norm_of_conv;  // node index of a Conv -> of the BatchNormalization folded into it
   std::set<int> folded_norms;
@@ -274,7 +274,7 @@ void Graph::prepare_inference(const ::onnx::GraphProto& graph, const std::vector
     norm_of_conv[index] = reader;
     folded_norms.insert(reader);
   }
-  if (norm_of_conv.empty() && channels_last_inputs_.empty()) return;
+  if (norm_of_conv.empty() && !image_cnn_) return;
   std::vector<::onnx::NodeProto> plan_nodes;  // what each step of the folded plan runs
 
   const auto unused_name = [&](std::string name) {
@@ -333,10 +333,11 @@ void Graph::Plan::index(size_t slots) {
   }
 }
 
-// Packs the 2-D convolutions with float constant weights (and bias) of a channels-last image
-// CNN; a Relu that alone reads a packed Conv's output (not a graph output) runs inside it.
+// Packs the 2-D convolutions with float constant weights (and bias) of an image CNN run in
+// channels-last memory; a Relu that alone reads a packed Conv's output (not a graph output)
+// runs inside it.
 void Graph::prepare_packed(const std::vector<::onnx::NodeProto>& nodes, const std::string& model_dir) {
-  if (channels_last_inputs_.empty() || !packed_convolutions_available()) return;
+  if (!image_cnn_ || !packed_convolutions_available()) return;
   std::unordered_map<std::string, int> readers;
   std::unordered_map<std::string, size_t> reader_step;
   for (size_t k = 0; k < nodes.size(); ++k) {
@@ -386,7 +387,7 @@ void Graph::prepare_packed(const std::vector<::onnx::NodeProto>& nodes, const st
   packed_plan_.index(slot_names_.size());
 }
 
-void Graph::find_channels_last_inputs(const ::onnx::GraphProto& graph) {
+void Graph::find_image_inputs(const ::onnx::GraphProto& graph) {
   // Ops that keep a value's layout, between an input and its first convolution (in-graph normalization).
   static const std::set<std::string> elementwise = {"Add", "Sub", "Mul", "Div", "Cast", "Identity"};
   std::unordered_map<std::string, std::vector<int>> readers;
@@ -398,22 +399,32 @@ void Graph::find_channels_last_inputs(const ::onnx::GraphProto& graph) {
     const auto weight = constant(node.input(1));
     return weight.defined() && weight.dim() == 4;
   };
+  const auto is_nhwc_to_nchw = [&](const ::onnx::NodeProto& node) {
+    return node.op_type() == "Transpose" && Node(node, opset_).ints("perm") == std::vector<int64_t>{0, 3, 1, 2};
+  };
   for (size_t i = 0; i < inputs_.size(); ++i) {
     if (inputs_[i].dims.size() != 4) continue;
-    std::vector<std::string> pending{inputs_[i].name};
-    std::set<std::string> seen;
-    bool feeds_conv = false;
-    while (!pending.empty() && !feeds_conv) {
-      const auto value = pending.back();
+    std::vector<std::pair<std::string, bool>> pending{{inputs_[i].name, false}};  // value, transposed from NHWC
+    std::set<std::pair<std::string, bool>> seen;
+    while (!pending.empty()) {
+      const auto [value, transposed] = pending.back();
       pending.pop_back();
-      if (!seen.insert(value).second) continue;
+      if (!seen.insert({value, transposed}).second) continue;
       for (int reader : readers[value]) {
         const auto& node = graph.node(reader);
-        feeds_conv = feeds_conv || is_2d_conv_of(node, value);
-        if (elementwise.count(node.op_type()) && node.output_size() == 1) pending.push_back(node.output(0));
+        if (is_2d_conv_of(node, value)) {
+          image_cnn_ = true;
+          const int input = static_cast<int>(i);
+          const auto& listed = channels_last_inputs_;
+          if (!transposed && std::find(listed.begin(), listed.end(), input) == listed.end()) {
+            channels_last_inputs_.push_back(input);
+          }
+        }
+        if (node.output_size() != 1) continue;
+        if (elementwise.count(node.op_type())) pending.emplace_back(node.output(0), transposed);
+        if (!transposed && is_nhwc_to_nchw(node)) pending.emplace_back(node.output(0), true);
       }
     }
-    if (feeds_conv) channels_last_inputs_.push_back(static_cast<int>(i));
   }
 }
 

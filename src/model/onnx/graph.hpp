@@ -67,13 +67,14 @@ class Graph {
   // plan runs the result.
   int folded_batch_norms() const { return folded_batch_norms_; }
   // Whether the inference plan gives the image input in channels-last memory: a 4-D input
-  // that reaches a 2-D Conv through elementwise ops alone (an NCHW image batch; an NHWC one
-  // goes through a Transpose, whose view is channels-last already). ATen's convolutions,
-  // pools and elementwise ops then keep that memory format through the network.
+  // that reaches a 2-D Conv through elementwise ops alone (an NCHW image batch; an NHWC one,
+  // Keras's, goes through a Transpose, whose view is channels-last already). ATen's
+  // convolutions, pools and elementwise ops then keep that memory format through the network.
   bool channels_last_inference() const { return plan_ >= InferencePlan::channels_last && !channels_last_inputs_.empty(); }
   // How many 2-D convolutions the inference plan runs on oneDNN with their weights packed once
   // (mkldnn_prepacked, what torch.jit.optimize_for_inference's graphs run), and how many
-  // ReLUs it fuses into them: for channels-last image CNNs with float weights.
+  // ReLUs it fuses into them: for image CNNs (an NCHW input given channels-last, or an NHWC one
+  // transposed) with float weights.
   int packed_convolutions() const { return plan_ >= InferencePlan::packed ? packed_convolutions_ : 0; }
   int fused_relus() const { return plan_ >= InferencePlan::packed ? fused_relus_ : 0; }
 
@@ -137,8 +138,9 @@ class Graph {
   std::vector<at::Tensor> constants_;  // initializers, by slot (undefined elsewhere)
   std::vector<Step> steps_;
   std::vector<int> step_of_slot_;  // producing step, -1 for inputs and initializers
-  // Which inputs (indices into inputs_) are NCHW image batches of a 2-D Conv.
-  void find_channels_last_inputs(const ::onnx::GraphProto& graph);
+  // Which inputs are image batches of a 2-D Conv: NCHW ones (channels_last_inputs_), or NHWC
+  // ones transposed to NCHW (image_cnn_ either way).
+  void find_image_inputs(const ::onnx::GraphProto& graph);
 
   // The inference plans, when they differ from steps_ (empty otherwise): BatchNormalizations
   // folded, and that with the convolutions packed.
@@ -147,7 +149,8 @@ class Graph {
   int folded_batch_norms_ = 0;
   int packed_convolutions_ = 0;
   int fused_relus_ = 0;
-  std::vector<int> channels_last_inputs_;
+  std::vector<int> channels_last_inputs_;  // indices into inputs_
+  bool image_cnn_ = false;
   InferencePlan plan_ = InferencePlan::packed;
 };
 

@@ -150,7 +150,7 @@ c10::IValue call(const c10::OperatorHandle& op, std::vector<c10::IValue> stack) 
 struct PackedConvolution {
   WindowAttributes attributes;
   int64_t groups = 1;
-  at::Tensor weight;  // channels-last: the packed kernel then takes and gives channels-last values
+  at::Tensor weight;  // the graph's constant (shared, not copied)
   at::Tensor bias;
   bool relu = false;
   Kernel plain;
@@ -162,7 +162,9 @@ struct PackedConvolution {
     const std::lock_guard<std::mutex> lock(mutex);
     const auto found = contexts.find(key);
     if (found != contexts.end()) return found->second;
-    auto packed = call(*conv2d_prepack(), {weight, bias.defined() ? c10::IValue(bias) : c10::IValue(), window.strides,
+    // A channels-last weight makes the packed kernel take and give channels-last values.
+    const auto nhwc_weight = weight.contiguous(at::MemoryFormat::ChannelsLast);
+    auto packed = call(*conv2d_prepack(), {nhwc_weight, bias.defined() ? c10::IValue(bias) : c10::IValue(), window.strides,
                                            padding.symmetric, window.dilations, groups, x.sizes().vec(),
                                            std::string(relu ? "relu" : "none")});
     return contexts.emplace(std::move(key), std::move(packed)).first->second;
@@ -177,7 +179,7 @@ Kernel packed_convolution(const Node& node, at::Tensor weight, at::Tensor bias, 
   auto conv = std::make_shared<PackedConvolution>();
   conv->attributes = read_window(node);
   conv->groups = node.i("group", 1);
-  conv->weight = weight.contiguous(at::MemoryFormat::ChannelsLast);
+  conv->weight = std::move(weight);
   conv->bias = std::move(bias);
   conv->relu = relu;
   conv->plain = std::move(plain);
