@@ -247,6 +247,9 @@ TEST(KerasModel, BatchNormsAreFoldedIntoTheConvolutionsAtLoad) {
   const auto* onnx_model = dynamic_cast<const lumos::onnx::OnnxModel*>(model.get());
   ASSERT_NE(onnx_model, nullptr);
   EXPECT_EQ(onnx_model->graph().folded_batch_norms(), 52);
+  // Its convolutions run packed on oneDNN; the NHWC input's transposed view is channels-last already.
+  EXPECT_EQ(onnx_model->graph().packed_convolutions(), 52);
+  EXPECT_FALSE(onnx_model->graph().channels_last_inference());
   const auto folded = model->scores(input);
   const auto plain = model->trace(input, {}, false).scores;
   EXPECT_TRUE(close_to("folded scores", folded, plain, 1e-5));
