@@ -17,6 +17,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 
 namespace fs = std::filesystem;
 using lumos::testing::close_to;
@@ -135,22 +136,28 @@ INSTANTIATE_TEST_SUITE_P(Torchvision, TorchvisionParity,
                                            "resnet18_bn", "mobilenet_v2_bn"),
                          [](const auto& info) { return info.param; });
 
+// The fixture, or a test failure saying what is missing (nullopt).
+std::optional<Fixture> fixture_or_failure(const std::string& name) {
+  try {
+    return load_fixture(name);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what();
+    return std::nullopt;
+  }
+}
+
 // Exports that keep their BatchNormalization nodes: every one follows a Conv and is folded into
 // it at load; scores() (the folded graph) stay within float rounding of the graph as written,
 // which autograd traces run (MatchesPyTorch checks both against PyTorch).
 TEST(InferencePlan, TorchvisionBatchNormsAreFoldedAtLoad) {
   for (const auto& [name, norms] : {std::pair{"resnet18_bn", 20}, {"mobilenet_v2_bn", 52}}) {
-    Fixture fixture;
-    try {
-      fixture = load_fixture(name);
-    } catch (const std::exception& e) {
-      FAIL() << e.what();
-    }
+    const auto fixture = fixture_or_failure(name);
+    if (!fixture) continue;
     const ThreadCount threads(2);
-    lumos::onnx::OnnxModel model(fixture.onnx, {});
+    lumos::onnx::OnnxModel model(fixture->onnx, {});
     EXPECT_EQ(model.graph().folded_batch_norms(), norms) << name;
-    const auto folded = model.scores(fixture.input);
-    const auto plain = model.trace(fixture.input, {}, false).scores;
+    const auto folded = model.scores(fixture->input);
+    const auto plain = model.trace(fixture->input, {}, false).scores;
     EXPECT_TRUE(close_to(name, folded, plain, 1e-5));
     EXPECT_FALSE(at::equal(folded, plain)) << name << ": the folded graph did not run";
   }
@@ -167,23 +174,19 @@ TEST(InferencePlan, TorchvisionConvolutionsArePacked) {
     int convolutions, relus;
   };
   for (const auto& [name, convolutions, relus] : {Expected{"resnet50", 53, 33}, Expected{"mobilenet_v2", 52, 0}}) {
-    Fixture fixture;
-    try {
-      fixture = load_fixture(name);
-    } catch (const std::exception& e) {
-      FAIL() << e.what();
-    }
+    const auto fixture = fixture_or_failure(name);
+    if (!fixture) continue;
     const ThreadCount threads(2);
-    lumos::onnx::OnnxModel model(fixture.onnx, {});
+    lumos::onnx::OnnxModel model(fixture->onnx, {});
     EXPECT_TRUE(model.graph().channels_last_inference()) << name;
     EXPECT_EQ(model.graph().packed_convolutions(), convolutions) << name;
     EXPECT_EQ(model.graph().fused_relus(), relus) << name;
-    const auto packed = model.scores(fixture.input);
-    const auto again = model.scores(at::cat({fixture.input, fixture.input.flip(0)}));  // another batch size
-    const auto plain = model.trace(fixture.input, {}, false).scores;
+    const auto packed = model.scores(fixture->input);
+    const auto again = model.scores(at::cat({fixture->input, fixture->input.flip(0)}));  // another batch size
+    const auto plain = model.trace(fixture->input, {}, false).scores;
     model.limit_inference_plan(lumos::onnx::InferencePlan::folded);
     EXPECT_EQ(model.graph().packed_convolutions(), 0);
-    const auto folded = model.scores(fixture.input);
+    const auto folded = model.scores(fixture->input);
     EXPECT_TRUE(close_to(std::string(name) + " packed vs folded", packed, folded, 1e-4));
     EXPECT_TRUE(close_to(std::string(name) + " packed vs as written", packed, plain, 1e-4));
     EXPECT_TRUE(close_to(std::string(name) + " packed, batch twice", again.slice(0, 0, packed.size(0)), packed, 1e-5));
