@@ -71,10 +71,12 @@ for line in open(sys.argv[1]):
 for line in open(sys.argv[2]):
     model, side, kb = line.split()
     peaks[model, side].append(int(kb))
-print("model | side | ms/img median | min | ÷ lumos as written | peak RSS (MB)")
-print("--- | --- | --- | --- | --- | ---")
+print("model | side | ms/img median | min | ÷ lumos as written | ÷ PyTorch optimized (median, min) | peak RSS (MB)")
+print("--- | --- | --- | --- | --- | --- | ---")
 for (model, side), ms in times.items():
     base = statistics.median(times[model, "lumos-as-written"])
+    best = times[model, "pytorch-optimized"]
     print(f"{model} | {side} | {statistics.median(ms):.2f} | {min(ms):.2f} | {statistics.median(ms) / base:.3f} | "
+          f"{statistics.median(ms) / statistics.median(best):.2f}, {min(ms) / min(best):.2f} | "
           f"{max(peaks[model, side]) / 1024:.0f}")
 PY
