@@ -44,7 +44,7 @@ Attributed kernel_shap(const ImageContext& c);
 // ---- Shared helpers (perturbation_base.cpp) ----
 
 // The target's number on `count` perturbed inputs, made by make(begin, end) options.batch_size at
-// a time: the model's score, or its softmax probability (applied to logits only). Asks
+// a time: the model's score, or its probability (Model::probabilities). Asks
 // options.cancel before and reports progress after each forward; consume(begin, end, numbers)
 // sees each batch's numbers. [count] float64.
 at::Tensor score_perturbed(
