@@ -3,7 +3,9 @@
 # See docs/reliability.md.
 #
 #   scripts/fuzz.sh build                     build the harnesses
-#   scripts/fuzz.sh smoke [SECONDS]           each harness on its seed corpus for SECONDS (default 20), as CI does
+#   scripts/fuzz.sh smoke [SECONDS]           each harness on its seed corpus for SECONDS (default 20), as CI does:
+#                                             a fixed seed, so CI replays the same mutations and fails only on a
+#                                             change in lumos (campaigns, with random seeds, look for new findings)
 #   scripts/fuzz.sh campaign NAME SECONDS     fuzz one harness; new inputs go to build-fuzz/corpus/NAME,
 #                                             findings to build-fuzz/findings/NAME
 #   scripts/fuzz.sh replay NAME FILE...       run inputs (a finding, a corpus) through a harness once
@@ -21,10 +23,11 @@ build() {
   ninja -C build-fuzz -j2 "${harnesses[@]/%/_fuzzer}"
 }
 
-run() {  # NAME SECONDS NEW_INPUTS_DIR
+run() {  # NAME SECONDS NEW_INPUTS_DIR [LIBFUZZER_FLAGS...]
   local name=$1 seconds=$2 corpus=$3
+  shift 3
   mkdir -p "$corpus" "build-fuzz/findings/$name"
-  build-fuzz/fuzz/"${name}_fuzzer" "${flags[@]}" -max_total_time="$seconds" \
+  build-fuzz/fuzz/"${name}_fuzzer" "${flags[@]}" "$@" -max_total_time="$seconds" \
     -artifact_prefix="build-fuzz/findings/$name/" "$corpus" "fuzz/corpus/$name"
 }
 
@@ -36,7 +39,7 @@ case "${1:-}" in
       scratch=$(mktemp -d)
       echo "lumos: fuzz: $name for ${2:-20} s"
       status=0
-      run "$name" "${2:-20}" "$scratch/new" >"$scratch/log" 2>&1 || status=$?
+      run "$name" "${2:-20}" "$scratch/new" -seed=1 >"$scratch/log" 2>&1 || status=$?
       grep -E "^(#[0-9]+ +(INITED|DONE)|Done [0-9]+ runs)" "$scratch/log" || true
       if [ "$status" -ne 0 ]; then
         tail -n 40 "$scratch/log" >&2

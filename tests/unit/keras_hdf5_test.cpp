@@ -8,7 +8,13 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
 
 namespace fs = std::filesystem;
 using lumos::testing::error_of;
@@ -38,4 +44,44 @@ TEST(KerasHdf5, DatasetsDeclaringMoreThanTheyStoreAreRefused) {
   const auto message = error_of<lumos::ModelError>([&] { file.read("never_written"); });
   EXPECT_NE(message.find("dataset 'never_written' declares shape [1048576,1048576] but stores 0 bytes"), std::string::npos)
       << message;
+}
+
+// A global heap object of index 0 and size 0 made libhdf5 1.10 loop forever reading a
+// variable-length string (Keras's model_config lives there): found by the keras_model
+// fuzzer. Such a file is refused before libhdf5 reads it; alarm() turns a regression
+// into a failure instead of a hung test.
+TEST(KerasHdf5, GlobalHeapsThatDoNotAdvanceAreRefused) {
+  const auto path = (fs::temp_directory_path() / "lumos_keras_hdf5_heap.h5").string();
+  {
+    const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    const hid_t scalar = H5Screate(H5S_SCALAR);
+    const hid_t attribute = H5Acreate2(file, "model_config", type, scalar, H5P_DEFAULT, H5P_DEFAULT);
+    const char* config = R"({"class_name": "Sequential", "config": {"layers": []}})";
+    H5Awrite(attribute, type, &config);
+    H5Aclose(attribute);
+    H5Sclose(scalar);
+    H5Tclose(type);
+    H5Fclose(file);
+  }
+  const auto intact = lumos::keras::Hdf5File::open(path);
+  ASSERT_EQ(intact.text("", "model_config").value_or("").substr(0, 14), R"({"class_name":)");
+
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const auto heap = bytes.find("GCOL");
+  ASSERT_NE(heap, std::string::npos);
+  std::fill_n(bytes.begin() + heap + 16, 16, '\0');  // the first object: index 0, size 0
+  { std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes; }
+
+  alarm(60);
+  const auto message = error_of<lumos::ModelError>([&] {
+    lumos::keras::Hdf5File::open(path).text("", "model_config");
+  });
+  alarm(0);
+  EXPECT_NE(message.find("global heap at byte " + std::to_string(heap) + " is corrupt"), std::string::npos) << message;
 }

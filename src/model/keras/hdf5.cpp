@@ -12,6 +12,7 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <unordered_map>
 
 namespace lumos::keras {
@@ -67,6 +68,44 @@ float bfloat16_to_float(uint16_t bits) {
   return out;
 }
 
+// libhdf5 1.10 (Debian 12's) walks a global heap collection without checking that each
+// object moves it forward: an object of index 0 and size 0 loops forever, and a size
+// beyond the collection reads past it. Variable-length strings (Keras's model_config)
+// live in these collections, so every collection in the file is checked here first
+// (by its "GCOL" signature; the layout is the HDF5 format's, section III.E) and such a
+// file is refused as corrupt. Returns the offset of the first bad collection, if any.
+std::optional<size_t> find_corrupt_global_heap(std::string_view file) {
+  // The superblock (at 0, 512, 1024, ...) gives the width of lengths; h5py writes 8.
+  size_t length_width = 8;
+  constexpr std::string_view kSuperblock("\x89HDF\r\n\x1a\n", 8);
+  for (size_t at = 0; at + 16 <= file.size(); at = at == 0 ? 512 : at * 2) {
+    if (file.substr(at, 8) != kSuperblock) continue;
+    const auto version = static_cast<uint8_t>(file[at + 8]);
+    length_width = static_cast<uint8_t>(file[at + (version < 2 ? 14 : 10)]);
+    break;
+  }
+  if (length_width == 0 || length_width > 8) return std::nullopt;  // libhdf5 refuses such a file itself
+  const auto decode = [&](size_t at, size_t width) {
+    uint64_t value = 0;
+    for (size_t i = width; i-- > 0;) value = value << 8 | static_cast<uint8_t>(file[at + i]);
+    return value;
+  };
+  const size_t header = 8 + length_width, object_header = 8 + length_width;
+  for (size_t start = file.find("GCOL"); start != std::string_view::npos; start = file.find("GCOL", start + 1)) {
+    if (start + header > file.size() || static_cast<uint8_t>(file[start + 4]) != 1) continue;
+    const uint64_t size = decode(start + 8, length_width);
+    if (size < header || size > file.size() - start) continue;  // libhdf5 fails to read it
+    for (uint64_t at = header; at + object_header <= size;) {
+      const uint64_t index = decode(start + at, 2), object_size = decode(start + at + 8, length_width);
+      const uint64_t padded = object_size > size ? size : (object_size + 7) / 8 * 8;
+      const uint64_t need = index > 0 ? object_header + padded : object_size;
+      if (need == 0 || need > size - at) return start;
+      at += need;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 struct Hdf5File::State {
@@ -120,9 +159,13 @@ struct Hdf5File::State {
       H5Tset_size(memory.get(), H5T_VARIABLE);
       H5Tset_cset(memory.get(), H5Tget_cset(type.get()));
       std::vector<char*> values(count, nullptr);
-      if (H5Aread(attr.get(), memory.get(), values.data()) < 0) fail("cannot read attribute '" + attribute + "'");
-      for (char* v : values) out.emplace_back(v ? v : "");
+      const herr_t status = H5Aread(attr.get(), memory.get(), values.data());
+      if (status >= 0) {
+        for (char* v : values) out.emplace_back(v ? v : "");
+      }
+      // A read that fails part-way has allocated the strings before the failure.
       H5Dvlen_reclaim(memory.get(), space.get(), H5P_DEFAULT, values.data());
+      if (status < 0) fail("cannot read attribute '" + attribute + "'");
     } else {
       if (width == 0) fail("attribute '" + attribute + "' of '" + object + "' has text of width 0");
       Handle memory(H5Tcopy(H5T_C_S1), H5Tclose);
@@ -150,6 +193,9 @@ Hdf5File Hdf5File::open_image(Bytes bytes, const std::string& label) {
   auto state = std::make_shared<State>();
   state->label = label;
   state->image = std::move(bytes);
+  if (const auto heap = find_corrupt_global_heap({state->image.data, state->image.size})) {
+    state->fail("its global heap at byte " + std::to_string(*heap) + " is corrupt (an object overruns it or does not advance)");
+  }
   if (state->image.size > 0) {
     // DONT_COPY / DONT_RELEASE: HDF5 reads the caller's bytes, which it never writes.
     state->file = H5LTopen_file_image(const_cast<char*>(state->image.data), state->image.size,
