@@ -306,15 +306,29 @@ TEST(Perturbation, OcclusionOfAnAdditiveModelAveragesTheWindowsCoveringAPixel) {
   expect_near(r[0].maps[0].values[2], total / covered, 1e-5, "occlusion, every channel");
 }
 
-TEST(Perturbation, KernelShapIsExactOnAnAdditiveModelEvenWhenSampled) {
-  auto model = lumos::Model::load(tiny_model());
-  const auto x = images(1);
-  // 9 segments of 2x2 pixels: 512 coalitions; 200 samples draw some of them.
+namespace {
+
+// The 6x6 test images cut into 9 segments of 2x2 pixels, row by row.
+lumos::Segmentation nine_squares() {
   cv::Mat labels(6, 6, CV_32SC1);
   for (int r = 0; r < 6; ++r) {
     for (int c = 0; c < 6; ++c) labels.at<int>(r, c) = (r / 2) * 3 + c / 2;
   }
-  const lumos::Segmentation segments{labels, 9};
+  return {labels, 9};
+}
+
+// Square s's part of a per-pixel [6, 6] contribution.
+double square_sum(const at::Tensor& contribution, int s) {
+  return contribution.slice(0, (s / 3) * 2, (s / 3) * 2 + 2).slice(1, (s % 3) * 2, (s % 3) * 2 + 2).sum().item<double>();
+}
+
+}  // namespace
+
+TEST(Perturbation, KernelShapIsExactOnAnAdditiveModelEvenWhenSampled) {
+  auto model = lumos::Model::load(tiny_model());
+  const auto x = images(1);
+  // 9 segments of 2x2 pixels: 512 coalitions; 200 samples draw some of them.
+  const auto segments = nine_squares();
   const auto contribution = (weights_of(2) * at::relu(x[0])).sum(0);
   for (int64_t samples : {200, 512}) {
     PerturbationOptions options;
@@ -324,9 +338,8 @@ TEST(Perturbation, KernelShapIsExactOnAnAdditiveModelEvenWhenSampled) {
                        .explain(x, {Target::class_index(2)}, {segments});
     ASSERT_EQ(r[0].maps[0].segment_values.size(), 9u);
     for (int s = 0; s < 9; ++s) {
-      const double expected = contribution.slice(0, (s / 3) * 2, (s / 3) * 2 + 2).slice(1, (s % 3) * 2, (s % 3) * 2 + 2)
-                                  .sum().item<double>();
-      EXPECT_NEAR(r[0].maps[0].segment_values[s], expected, 1e-4) << "segment " << s << ", " << samples << " samples";
+      EXPECT_NEAR(r[0].maps[0].segment_values[s], square_sum(contribution, s), 1e-4)
+          << "segment " << s << ", " << samples << " samples";
     }
     EXPECT_NEAR(*r[0].maps[0].convergence_delta, 0, 1e-9);
     EXPECT_FLOAT_EQ(r[0].maps[0].values[1][0][0].item<float>(), static_cast<float>(r[0].maps[0].segment_values[0]));
@@ -382,11 +395,7 @@ TEST(Perturbation, KernelShapDrawsCoalitionsAsCaptum) {
 TEST(Perturbation, KernelShapFitsGivenCoalitions) {
   auto model = lumos::Model::load(tiny_model());
   const auto x = images(1);
-  cv::Mat labels(6, 6, CV_32SC1);
-  for (int r = 0; r < 6; ++r) {
-    for (int c = 0; c < 6; ++c) labels.at<int>(r, c) = (r / 2) * 3 + c / 2;
-  }
-  const lumos::Segmentation segments{labels, 9};
+  const auto segments = nine_squares();
   // Each segment alone, twice, beside the image and the baseline (which add nothing): on an
   // additive model the values are each segment's contribution.
   auto given = at::cat({at::eye(9, at::kBool), at::eye(9, at::kBool), at::ones({1, 9}, at::kBool),
@@ -400,9 +409,7 @@ TEST(Perturbation, KernelShapFitsGivenCoalitions) {
   EXPECT_EQ(scored.back(), 2 + 9) << "the image, the baseline and each distinct coalition once";
   const auto contribution = (weights_of(2) * at::relu(x[0])).sum(0);
   for (int s = 0; s < 9; ++s) {
-    const double expected = contribution.slice(0, (s / 3) * 2, (s / 3) * 2 + 2).slice(1, (s % 3) * 2, (s % 3) * 2 + 2)
-                                .sum().item<double>();
-    EXPECT_NEAR(r[0].maps[0].segment_values[s], expected, 1e-4) << "segment " << s;
+    EXPECT_NEAR(r[0].maps[0].segment_values[s], square_sum(contribution, s), 1e-4) << "segment " << s;
   }
 
   options.given_shap_coalitions = at::ones({3, 8}, at::kBool);
