@@ -22,6 +22,7 @@ packages=(
   python3-h5py                               # writes the Keras .h5/.keras test models
   chromium                                   # the report's browser test (headless)
   libcpp-httplib-dev                         # lumos serve
+  iproute2                                   # ss: the serve test reads the listening socket's queue
   slurmctld slurmd slurm-client munge        # examples/slurm on a one-node cluster (test)
 )
 

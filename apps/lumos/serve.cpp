@@ -219,6 +219,11 @@ class Server {
     http_.set_keep_alive_max_count(100000);
     http_.set_keep_alive_timeout(30);
     http_.set_write_timeout(30);
+    // The listening socket, kept to widen its accept queue after bind (see bind()).
+    http_.set_socket_options([this](socket_t socket) {
+      httplib::default_socket_options(socket);
+      listening_socket_ = socket;
+    });
     http_.Get("/healthz", [this](const httplib::Request& request, httplib::Response& response) {
       send_json(response, 200, {{"status", "ok"}, {"model", options_.explain.model.path}, {"queue", queue_.depth()}});
       count(request, response);
@@ -280,6 +285,9 @@ class Server {
       throw InputError("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
                        " — is the port taken? Give another --port (0: any free one)");
     }
+    // Debian's cpp-httplib listens with a backlog of 5: 32 clients connecting at once overflowed
+    // it and some were reset (the load test). listen() again only widens the queue.
+    if (listening_socket_ >= 0) ::listen(listening_socket_, SOMAXCONN);
     return port;
   }
   void listen() { http_.listen_after_bind(); }
@@ -348,6 +356,7 @@ class Server {
   ServeMetrics metrics_;
   ExplainQueue queue_;  // declared before the HTTP server: its worker answers the handlers until they are done
   httplib::Server http_;
+  socket_t listening_socket_ = -1;
 };
 
 int stop_pipe[2] = {-1, -1};

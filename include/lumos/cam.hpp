@@ -32,7 +32,7 @@ enum class CamMethod {
   eigencam,           // projection on the first principal component of the activations
   scorecam,           // channel weight = softmax over channels of the score of image * mask
   ablationcam,        // channel weight = (score - score with the channel zeroed) / score
-  // The forms Keras code computes (docs/cam.md): the class's softmax probability is explained.
+  // The forms Keras code computes (docs/cam.md): the class's probability is explained.
   gradcam_keras,            // Grad-CAM's weights; resize, then ReLU, then divide by the maximum
   gradcam_plus_plus_keras,  // nested 2nd/3rd derivatives, normalised alphas; ReLU, / maximum, then resize
 };

@@ -139,7 +139,7 @@ struct ImageResult {
   std::optional<Image> image;
   cv::Size size;                         // the picture's size
   at::Tensor scores;                     // [classes] float32
-  at::Tensor probabilities;              // [classes] float64, softmax of the scores
+  at::Tensor probabilities;              // [classes] float64, Model::probabilities of the scores
   std::vector<Prediction> predictions;   // the top_k classes, best first
   std::vector<TargetResult> targets;     // in the order the request names them
   std::vector<Box> boxes;                // its input's boxes

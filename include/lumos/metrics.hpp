@@ -7,7 +7,7 @@
 // Common inputs: `batch` is laid out as model.input() says ([N,C,H,W] or [N,H,W,C]), already
 // preprocessed; `maps` is [N,H,W] float in [0,1] at the batch's spatial size (the explainers'
 // output); `targets` holds one class index per image. The model is asked for scores; the
-// metrics read class probabilities, softmax of the scores (see MetricOptions::softmax).
+// metrics read class probabilities (Model::probabilities of the scores).
 #pragma once
 
 #include "lumos/model.hpp"
@@ -29,10 +29,7 @@ struct MetricProgress {
 };
 
 struct MetricOptions {
-  int64_t batch_size = 32;  // inputs per model call
-  // Probabilities are softmax(model.scores(batch)). Set false when the model was loaded
-  // with Score::probability, whose scores are probabilities already.
-  bool softmax = true;
+  int64_t batch_size = 32;  // inputs per model call; probabilities are Model::probabilities
   std::function<void(const MetricProgress&)> progress;  // after each model call
 };
 

@@ -117,8 +117,12 @@ class Model {
   virtual std::string score_description() const = 0;
 
   // Which number scores() returns: logits, or probabilities (softmax already applied).
-  // Explainers that need the class probability apply a softmax only to logits.
   virtual Score score_kind() const = 0;
+
+  // Class probabilities from scores() (also inside an autograd graph): the scores as they
+  // are when they are probabilities already; else a softmax across the classes, or a
+  // sigmoid per class for a multi-label (Sigmoid) head and for a single score.
+  virtual at::Tensor probabilities(const at::Tensor& scores) const = 0;
 
   // Key/value metadata stored in the model file. lumos reads "labels" (class names,
   // comma-separated), "preprocess" (a preset name) and "cam_layer" (the default CAM

@@ -47,7 +47,8 @@ class Model(_lumos.Model):
     """
 
     def predict(self, images, batch_size=32, preprocess=None):
-        """Class probabilities [N, classes] (float32): the softmax of the scores.
+        """Class probabilities [N, classes] (float32): the softmax of the scores (a sigmoid per class
+        for a multi-label Sigmoid head; the scores themselves when opened with score="probability").
 
         images: uint8 RGB pictures ([H, W, 3], [N, H, W, 3], or a list of pictures of any
         sizes), resized to the model's size and preprocessed; or a float array already laid out

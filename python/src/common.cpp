@@ -179,7 +179,7 @@ at::Tensor ModelHandle::input_for(const at::Tensor& batch, const Preprocess* giv
 at::Tensor ModelHandle::probabilities(const at::Tensor& input) {
   at::NoGradGuard no_grad;
   const at::Tensor scores = model->scores(input);
-  return scores_are_probabilities ? scores.to(at::kFloat) : at::softmax(scores.to(at::kFloat), 1);
+  return model->probabilities(scores).to(at::kFloat);
 }
 
 Preprocess preprocess_from(const py::handle& spec) {

@@ -59,8 +59,9 @@ struct ModelHandle {
   // channels-last for an NCHW model (as lime hands images to its classifier), is used as it
   // is (as float32). Throws InputError naming the shapes.
   at::Tensor input_for(const at::Tensor& batch, const Preprocess* preprocess = nullptr) const;
-  // Class probabilities [N, classes]: the softmax of the scores (or the scores, when they are
-  // probabilities already). Run with the GIL released and `mutex` held.
+  // Class probabilities [N, classes] (Model::probabilities: a softmax of the scores, a sigmoid
+  // per class for a Sigmoid head, or the scores when they are probabilities already). Run
+  // with the GIL released and `mutex` held.
   at::Tensor probabilities(const at::Tensor& input);
 };
 

@@ -245,8 +245,8 @@ Capture capture_layers(Model& model, const at::Tensor& batch, const std::vector<
     std::vector<std::vector<at::Tensor>> orders;
     if (with_gradients) {
       const auto index = at::tensor(capture.targets, at::kLong).unsqueeze(1);
-      const bool softmax = explained == Explained::probability && model.score_kind() == Score::logits;
-      auto total = (softmax ? at::softmax(trace.scores, 1) : trace.scores).gather(1, index).sum();
+      const auto explained_scores = explained == Explained::probability ? model.probabilities(trace.scores) : trace.scores;
+      auto total = explained_scores.gather(1, index).sum();
       for (int d = 1; d <= derivatives; ++d) {
         const bool more = d < derivatives;
         std::vector<at::Tensor> gradients(leaves.size());

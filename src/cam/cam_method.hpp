@@ -35,7 +35,7 @@ struct LayerContext {
 // The number whose gradients a method weighs.
 enum class Explained {
   score,        // the model's score (logit by default), as pytorch-grad-cam
-  probability,  // the class's softmax probability, as Keras code that differentiates model.output
+  probability,  // the class's probability (Model::probabilities), as Keras code that differentiates model.output
 };
 
 // How the summed map becomes the [0, 1] map at input size.

@@ -68,7 +68,7 @@ std::vector<double> target_probabilities(Model& model, int64_t count, const Inpu
                        std::to_string(end - start) + " inputs; metrics need [N, classes]");
     }
     scores = scores.to(at::kDouble);
-    const at::Tensor probs = options.softmax ? at::softmax(scores, 1) : scores;
+    const at::Tensor probs = model.probabilities(scores);
     const auto accessor = probs.accessor<double, 2>();
     for (int64_t i = start; i < end; ++i) {
       const int64_t target = target_of(i);

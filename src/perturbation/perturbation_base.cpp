@@ -102,14 +102,13 @@ at::Tensor score_perturbed(
     const ImageContext& c, int64_t count, const std::function<at::Tensor(int64_t begin, int64_t end)>& make,
     bool probability, const std::function<void(int64_t begin, int64_t end, const at::Tensor& numbers)>& consume) {
   auto out = at::empty({count}, at::kDouble);
-  const bool softmax = probability && c.model.score_kind() == Score::logits;
   for (int64_t begin = 0; begin < count; begin += c.options.batch_size) {
     if (c.options.cancel && c.options.cancel()) {
       throw CancelledError(c.method + " was cancelled; no explanation was written");
     }
     const int64_t end = std::min(count, begin + c.options.batch_size);
     auto scores = c.model.scores(make(begin, end));
-    if (softmax) scores = at::softmax(scores, 1);
+    if (probability) scores = c.model.probabilities(scores);
     out.slice(0, begin, end).copy_(scores.select(1, c.target));
     if (consume) consume(begin, end, out.slice(0, begin, end));
     if (c.options.progress) c.options.progress({c.method, c.image, end, count});

@@ -56,7 +56,7 @@ ShapCoalitions kernel_shap_coalitions(int64_t m, int64_t samples, uint64_t seed)
 // ---- Shared helpers (perturbation_base.cpp) ----
 
 // The target's number on `count` perturbed inputs, made by make(begin, end) options.batch_size at
-// a time: the model's score, or its softmax probability (applied to logits only). Asks
+// a time: the model's score, or its probability (Model::probabilities). Asks
 // options.cancel before and reports progress after each forward; consume(begin, end, numbers)
 // sees each batch's numbers. [count] float64.
 at::Tensor score_perturbed(

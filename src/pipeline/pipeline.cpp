@@ -195,6 +195,7 @@ std::vector<ImageResult> ExplainPipeline::State::explain(const std::vector<Image
   const at::Tensor input = make_batch(resized, model.input(), preprocess, input_size);
   const at::Tensor scores = model.scores(input);
   labels.check(scores.size(1));
+  const at::Tensor probabilities = model.probabilities(scores.to(at::kDouble));
 
   std::vector<ImageResult> results(n);
   std::vector<std::vector<int64_t>> classes(n);
@@ -207,7 +208,7 @@ std::vector<ImageResult> ExplainPipeline::State::explain(const std::vector<Image
     if (!originals.empty()) result.image = originals[i];
     result.size = resized[i].original_size();
     result.scores = scores[i].contiguous();
-    result.probabilities = at::softmax(result.scores.to(at::kDouble), 0);
+    result.probabilities = probabilities[i];
     const auto [values, order] = at::topk(result.scores, std::min<int64_t>(request.top_k, result.scores.size(0)));
     for (int64_t k = 0; k < values.size(0); ++k) {
       const int64_t c = order[k].item<int64_t>();

@@ -109,6 +109,11 @@ def main():
     status, _, body = server.request("GET", "/healthz")
     check(status == 200 and json.loads(body)["status"] == "ok", f"/healthz: {status} {body}")
 
+    # The accept queue takes a burst of clients (cpp-httplib's own backlog of 5 reset some of 32
+    # clients connecting at once): for a listening socket, ss's Send-Q is its backlog.
+    listening = subprocess.run(["ss", "-ltnH", f"sport = :{server.port}"], capture_output=True, text=True).stdout.split()
+    check(len(listening) >= 3 and int(listening[2]) >= 128, f"the listening socket's backlog: {listening}")
+
     # The same answer as the CLI's: predictions, the overlay's pixels, the float map.
     status, _, answer = server.explain("?method=gradcam,gradcam%2B%2B&raw=1", face)
     check(status == 200, f"explain: {status} {answer}")

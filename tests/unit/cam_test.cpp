@@ -173,6 +173,7 @@ class CountingModel final : public lumos::Model {
   }
   std::string score_description() const override { return inner_->score_description(); }
   lumos::Score score_kind() const override { return inner_->score_kind(); }
+  at::Tensor probabilities(const at::Tensor& scores) const override { return inner_->probabilities(scores); }
   const std::map<std::string, std::string>& metadata() const override { return inner_->metadata(); }
   int forwards = 0;
   int traces = 0;

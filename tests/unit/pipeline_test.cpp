@@ -141,6 +141,23 @@ TEST(ExplainPipeline, ResultsAreTheExplainersOwnInTheRequestsOrder) {
   }
 }
 
+// A model loaded as probabilities scores with them: the predictions' probabilities are its
+// scores, not a softmax of them; loaded as logits, they are the softmax of the logits.
+TEST(ExplainPipeline, PredictionProbabilitiesFollowTheScoresKind) {
+  auto request = small_request();
+  request.methods = {};
+  const std::vector<lumos::Image> images{picture(12, 10, 1)};
+  const auto as_probabilities = lumos::Model::load(model_file(), {lumos::Score::probability});
+  const auto as_logits = lumos::Model::load(model_file());
+  const auto from_probabilities = lumos::explain(*as_probabilities, images, request)[0].predictions;
+  const auto from_logits = lumos::explain(*as_logits, images, request)[0].predictions;
+  ASSERT_EQ(from_probabilities.size(), from_logits.size());
+  for (size_t k = 0; k < from_logits.size(); ++k) {
+    EXPECT_NEAR(from_probabilities[k].probability, from_probabilities[k].score, 1e-6) << k;
+    EXPECT_NEAR(from_logits[k].probability, from_probabilities[k].probability, 1e-6) << k;
+  }
+}
+
 // bf16 pays only where the CPU computes in it; elsewhere the run is float32, with one warning.
 TEST(ExplainPipeline, Bf16FallsBackToFloat32WithOneWarningWhereTheCpuEmulatesIt) {
   auto model = lumos::Model::load(model_file());

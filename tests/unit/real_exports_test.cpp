@@ -10,6 +10,7 @@
 #include "lumos/metrics.hpp"
 #include "lumos/model.hpp"
 #include "lumos/npy.hpp"
+#include "lumos/perturbation.hpp"
 #include "support/close_to.hpp"
 #include "support/error_of.hpp"
 
@@ -138,6 +139,51 @@ TEST(RealExports, MultiLabelSigmoidHeadIsExplainedPerClass) {
   EXPECT_GT((p.sum(1) - 1).abs().max().item<float>(), 0.1f) << "rows sum to 1: a softmax was applied";
   lumos::CamExplainer cam(*probabilities, {lumos::CamMethod::gradcam});
   EXPECT_EQ(cam.explain(reference("input"), {lumos::Target::class_index(4)}).size(), 3u);
+}
+
+// Loaded as logits, every probability lumos reads is still the Sigmoid's, never a softmax
+// across the classes: the model's probabilities, the Keras Grad-CAM's explained number,
+// RISE's and the metrics' give what the model loaded as probabilities gives.
+TEST(RealExports, MultiLabelProbabilitiesAreTheSigmoidsWhateverTheScoreLoaded) {
+  const auto logits = lumos::Model::load(exported("multilabel.onnx"));
+  const auto probabilities = lumos::Model::load(exported("multilabel.onnx"), {lumos::Score::probability});
+  const auto input = reference("input");
+  EXPECT_TRUE(close_to("probabilities of logits", logits->probabilities(logits->scores(input)),
+                       reference("multilabel_probabilities"), 1e-5));
+  EXPECT_TRUE(close_to("probabilities of probabilities", probabilities->probabilities(probabilities->scores(input)),
+                       reference("multilabel_probabilities"), 1e-5));
+
+  double total = 0;
+  for (int64_t c = 0; c < 5; ++c) {
+    const auto keras_cam = [&](lumos::Model& model) {
+      return lumos::CamExplainer(model, {lumos::CamMethod::gradcam_keras}).explain(input, {lumos::Target::class_index(c)});
+    };
+    const auto from_logits = keras_cam(*logits), from_probabilities = keras_cam(*probabilities);
+    for (size_t i = 0; i < from_logits.size(); ++i) {
+      const auto& map = from_logits[i].maps[0].map;
+      EXPECT_TRUE(at::allclose(map, from_probabilities[i].maps[0].map, 1e-4, 1e-6)) << "Keras Grad-CAM, class " << c;
+      total += map.sum().item<double>();
+    }
+  }
+  EXPECT_GT(total, 0) << "every Keras Grad-CAM map is empty: the comparison shows nothing";
+
+  const std::vector<lumos::Target> targets{lumos::Target::class_index(4)};
+
+  lumos::PerturbationOptions rise;
+  rise.rise_masks = 64;
+  const auto rise_of = [&](lumos::Model& model) {
+    return lumos::PerturbationExplainer(model, {lumos::PerturbationMethod::rise}, rise).explain(input, targets);
+  };
+  const auto rise_logits = rise_of(*logits), rise_probabilities = rise_of(*probabilities);
+  for (size_t i = 0; i < rise_logits.size(); ++i) {
+    EXPECT_TRUE(close_to("RISE", rise_logits[i].maps[0].values, rise_probabilities[i].maps[0].values, 1e-5));
+  }
+
+  const auto maps = at::rand({input.size(0), input.size(2), input.size(3)});
+  const std::vector<int64_t> classes(input.size(0), 4);
+  const auto curves_logits = lumos::deletion_curves(*logits, input, maps, classes);
+  const auto curves_probabilities = lumos::deletion_curves(*probabilities, input, maps, classes);
+  for (size_t i = 0; i < curves_logits.size(); ++i) EXPECT_NEAR(curves_logits[i].auc, curves_probabilities[i].auc, 1e-6);
 }
 
 TEST(RealExports, OutputsThatAreNotClassScoresAreErrors) {

@@ -168,13 +168,14 @@ OnnxModel::OnnxModel(Graph graph, const std::string& name, const LoadOptions& op
     score_description_ = "logits (the input of the model's final Softmax" + of_output + ")";
   } else if (head == "Sigmoid") {
     // Multi-label: each class is its own yes/no; a softmax across them would mean nothing.
+    multi_label_ = true;
     const bool logits = options.score == Score::logits;
     score_slot_ = logits ? graph_.producer_input(output) : output;
     score_description_ = logits ? "logits (the input of the model's final Sigmoid" + of_output + ", one per class)"
                                 : "probabilities (the model's Sigmoid output" + of_output + ", one per class)";
   } else {
     score_slot_ = output;
-    finish_ = options.score == Score::probability && head != "Softmax" ? Finish::softmax : Finish::none;
+    finish_ = options.score == Score::probability && head != "Softmax" ? Finish::probabilities : Finish::none;
     score_description_ = options.score == Score::logits ? "logits (the model's output" + of_output + ")"
                          : head == "Softmax"           ? "probabilities (the model's Softmax output" + of_output + ")"
                                                        : "probabilities (softmax of the model's output" + of_output +
@@ -214,8 +215,15 @@ at::Tensor OnnxModel::finish_scores(at::Tensor raw, int64_t rows) const {
     throw ModelError("'" + path_ + "' produced NaN or infinite scores for this input; check the preprocessing "
                      "(--preprocess, --mean/--std) and that the model file is intact");
   }
-  if (finish_ == Finish::softmax) return raw.size(1) == 1 ? at::sigmoid(raw) : at::softmax(raw, 1);
-  return raw;
+  return finish_ == Finish::probabilities ? probabilities_of_logits(raw) : raw;
+}
+
+at::Tensor OnnxModel::probabilities_of_logits(const at::Tensor& logits) const {
+  return multi_label_ || logits.size(1) == 1 ? at::sigmoid(logits) : at::softmax(logits, 1);
+}
+
+at::Tensor OnnxModel::probabilities(const at::Tensor& scores) const {
+  return score_kind_ == Score::probability ? scores : probabilities_of_logits(scores);
 }
 
 at::Tensor OnnxModel::in_model_batches(const Tensors& inputs, const Run& run) const {

@@ -36,15 +36,17 @@ class OnnxModel final : public Model {
   at::Tensor scores_given(const at::Tensor& batch, const std::string& layer, const at::Tensor& value) override;
   std::string score_description() const override { return score_description_; }
   Score score_kind() const override { return score_kind_; }
+  at::Tensor probabilities(const at::Tensor& scores) const override;
   const std::map<std::string, std::string>& metadata() const override { return metadata_; }
   const Graph& graph() const { return graph_; }
 
  private:
-  enum class Finish { none, softmax, sigmoid };
+  enum class Finish { none, probabilities };
   using Run = std::function<at::Tensor(const Tensors& pieces)>;
 
   void check_batch(const at::Tensor& batch) const;
   at::Tensor finish_scores(at::Tensor raw, int64_t rows) const;
+  at::Tensor probabilities_of_logits(const at::Tensor& logits) const;
   // `run` on `inputs` (tensors with the batch first), in pieces of the model's fixed batch
   // size when it has one; returns the results' rows for the real images, concatenated.
   at::Tensor in_model_batches(const Tensors& inputs, const Run& run) const;
@@ -60,6 +62,7 @@ class OnnxModel final : public Model {
   Finish finish_ = Finish::none;
   std::string score_description_;
   Score score_kind_ = Score::logits;
+  bool multi_label_ = false;  // a Sigmoid head: each class is its own yes/no
   std::string output_note_;  // how to choose another output, for models with several
   std::optional<std::vector<LayerInfo>> layers_;
 };
