@@ -74,9 +74,13 @@ struct PerturbationOptions {
   double rise_probability = 0.5;
   std::optional<RiseMasks> given_rise_masks;  // use these instead of random ones
 
-  // KernelSHAP: model evaluations per image, the image itself and the baseline included. When
-  // every coalition fits (2^segments <= samples) all are evaluated and the values are exact.
+  // KernelSHAP: coalitions per image, the image itself and the baseline included (captum's
+  // n_samples). When every coalition fits (2^segments <= samples) all are evaluated and the values
+  // are exact; otherwise they are drawn as captum draws them, and one drawn twice is scored once.
   int64_t shap_samples = 1000;
+  // Fit these coalitions instead of drawing them: [K, segments], nonzero where row i keeps segment
+  // j, each row weighing 1 as captum's draws do (e.g. the coalitions a captum run drew).
+  std::optional<at::Tensor> given_shap_coalitions;
 
   std::function<void(const AttributionProgress&)> progress;  // after each forward pass
   std::function<bool()> cancel;  // asked before each forward pass; true throws CancelledError

@@ -1,12 +1,15 @@
-// KernelSHAP (Lundberg & Lee 2017) over superpixels: a coalition keeps some segments of the
-// image and sets the others to the baseline. The Shapley values are the weighted least-squares
-// fit of score(coalition) - score(baseline) by the sum of the kept segments' values, under the
-// constraint that all values sum to score(image) - score(baseline), with the Shapley kernel's
-// weight (M-1) / (C(M,k) k (M-k)) for a coalition of k segments. The coalitions are chosen as
-// shap's KernelExplainer chooses them: all of them when they fit in the budget (then the values
-// are exact); otherwise every coalition of the sizes k and M-k whose share of the kernel's mass
-// buys them all, smallest k first, and for the other sizes paired draws (a coalition and its
-// complement) with sizes in proportion to their mass, duplicates merged, sharing the mass left.
+// KernelSHAP (Lundberg & Lee 2017) over superpixels, the estimator of captum's KernelShap: a
+// coalition keeps some segments of the image and sets the others to the baseline. The Shapley
+// values are the weighted least-squares fit of score(coalition) - score(baseline) by the sum of
+// the kept segments' values, under the constraint that all values sum to score(image) -
+// score(baseline). When every coalition fits in the budget all are fitted with the Shapley
+// kernel's weight (M-1) / (C(M,k) k (M-k)) for k kept segments, and the values are exact.
+// Otherwise the coalitions are drawn as captum draws them: a size k in 1..M-1 with probability in
+// proportion to the kernel's mass of that size, (M-1) / (k (M-k)), then k segments uniformly, each
+// draw with weight 1 (drawn from the kernel, so unweighted). A coalition drawn n times is scored
+// once and weighs n, which is the fit captum makes scoring it n times. captum keeps the constraint
+// by weight 10^6 on the image and the baseline beside an intercept; lumos keeps it exactly, the
+// limit of that weight.
 #include "perturbation/perturbation_method.hpp"
 
 #include "lumos/error.hpp"
@@ -15,6 +18,7 @@
 #include <ATen/ATen.h>
 #include <Eigen/Dense>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <numeric>
@@ -22,96 +26,77 @@
 namespace lumos::perturbation {
 namespace {
 
-struct Coalitions {
-  std::vector<std::vector<uint8_t>> kept;  // [K][M]
-  std::vector<double> weights;             // [K]
-
-  void add(std::vector<uint8_t> coalition, double weight) {
-    kept.push_back(std::move(coalition));
-    weights.push_back(weight);
-  }
-};
-
 double binomial(int64_t n, int64_t k) {
   return std::exp(std::lgamma(n + 1.0) - std::lgamma(k + 1.0) - std::lgamma(n - k + 1.0));
 }
 
-std::vector<uint8_t> complement(std::vector<uint8_t> coalition) {
-  for (auto& k : coalition) k = !k;
-  return coalition;
-}
-
-Coalitions every_coalition(int64_t m) {
-  Coalitions all;
+ShapCoalitions every_coalition(int64_t m) {
+  ShapCoalitions all;
   for (uint64_t bits = 1; bits + 1 < (uint64_t{1} << m); ++bits) {
     std::vector<uint8_t> kept(m);
     int64_t size = 0;
     for (int64_t j = 0; j < m; ++j) size += kept[j] = (bits >> j) & 1;
-    all.add(std::move(kept), (m - 1) / (binomial(m, size) * size * (m - size)));
+    all.kept.push_back(std::move(kept));
+    all.weights.push_back((m - 1) / (binomial(m, size) * size * (m - size)));
   }
   return all;
 }
 
-// Calls f with every coalition of `size` of the m segments.
-template <typename F>
-void for_each_subset(int64_t m, int64_t size, F f) {
-  std::vector<int64_t> chosen(size);
-  std::iota(chosen.begin(), chosen.end(), 0);
-  while (true) {
-    std::vector<uint8_t> kept(m, 0);
-    for (auto j : chosen) kept[j] = 1;
-    f(std::move(kept));
-    int64_t i = size - 1;
-    while (i >= 0 && chosen[i] == m - size + i) --i;
-    if (i < 0) return;
-    ++chosen[i];
-    for (int64_t j = i + 1; j < size; ++j) chosen[j] = chosen[j - 1] + 1;
+// Collects coalitions, each once, in first-seen order (so the fit sees the same rows every
+// time); one seen again weighs one more.
+class CoalitionCounter {
+ public:
+  void add(std::vector<uint8_t> kept) {
+    const auto [at, fresh] = index_.emplace(kept, counted_.kept.size());
+    if (fresh) {
+      counted_.kept.push_back(std::move(kept));
+      counted_.weights.push_back(0);
+    }
+    counted_.weights[at->second] += 1;
   }
+  ShapCoalitions take() { return std::move(counted_); }
+
+ private:
+  std::map<std::vector<uint8_t>, size_t> index_;
+  ShapCoalitions counted_;
+};
+
+// The given coalitions, weight 1 each; the image and the baseline (all or no segments kept) are
+// the constraint's end points, which the fit keeps anyway.
+ShapCoalitions given_coalitions(const at::Tensor& given, int64_t m) {
+  if (!given.defined() || given.dim() != 2 || given.size(1) != m) {
+    throw InputError("the given KernelSHAP coalitions must be a [coalitions, " + std::to_string(m) +
+                     "] tensor, one column per segment of the segmentation");
+  }
+  const auto rows = given.ne(0).to(at::kByte).cpu().contiguous();
+  const auto bits = rows.accessor<uint8_t, 2>();
+  CoalitionCounter counter;
+  for (int64_t i = 0; i < rows.size(0); ++i) {
+    std::vector<uint8_t> kept(bits[i].data(), bits[i].data() + m);
+    const auto size = std::count(kept.begin(), kept.end(), 1);
+    if (size > 0 && size < m) counter.add(std::move(kept));
+  }
+  auto coalitions = counter.take();
+  if (coalitions.kept.empty() && m > 1) {
+    throw InputError("the given KernelSHAP coalitions all keep every segment or none: give at least one other");
+  }
+  return coalitions;
 }
 
-Coalitions choose_coalitions(int64_t m, int64_t budget, uint64_t seed) {
-  if (m < 63 && (int64_t{1} << m) - 2 <= budget) return every_coalition(m);
-  const int64_t sizes = m / 2;         // sizes 1..m/2, each standing with its complement m - k
-  const int64_t paired = (m - 1) / 2;  // sizes with k < m - k
-  std::vector<double> mass(sizes + 1, 0);
-  double total = 0;
-  for (int64_t k = 1; k <= sizes; ++k) total += mass[k] = (m - 1.0) / (k * (m - k)) * (k <= paired ? 2 : 1);
-  for (auto& w : mass) w /= total;
+}  // namespace
 
-  Coalitions chosen;
-  int64_t left = budget, complete = 0;
-  double rest = 1;  // the mass of the sizes not yet complete
-  for (int64_t k = 1; k <= sizes; ++k) {
-    const double group = binomial(m, k) * (k <= paired ? 2 : 1);
-    if (group > left || left * mass[k] / rest / group < 1 - 1e-8) break;
-    for_each_subset(m, k, [&](std::vector<uint8_t> kept) {
-      if (k <= paired) chosen.add(complement(kept), mass[k] / group);
-      chosen.add(std::move(kept), mass[k] / group);
-    });
-    left -= static_cast<int64_t>(std::llround(group));
-    rest -= mass[k];
-    complete = k;
-  }
-  if (complete == sizes || left <= 0) return chosen;
-
-  // Paired draws for the other sizes: a paired size is drawn half as often, as each draw adds two.
-  std::vector<double> cumulative;
-  double sum = 0;
-  for (int64_t k = complete + 1; k <= sizes; ++k) cumulative.push_back(sum += mass[k] / (k <= paired ? 2 : 1));
+ShapCoalitions kernel_shap_coalitions(int64_t m, int64_t samples, uint64_t seed) {
+  const int64_t draws = samples - 2;  // the image and the baseline are the other two samples
+  if (m < 63 && (int64_t{1} << m) - 2 <= draws) return every_coalition(m);
+  std::vector<double> cumulative;  // of the kernel's mass over the sizes 1..m-1
+  double mass = 0;
+  for (int64_t k = 1; k < m; ++k) cumulative.push_back(mass += (m - 1.0) / static_cast<double>(k * (m - k)));
   SplitMix64 random(seed);
-  std::map<std::vector<uint8_t>, int64_t> drawn;  // coalition -> times drawn
-  std::vector<std::vector<uint8_t>> order;        // first-drawn order, so the fit sees the same rows every time
+  CoalitionCounter counter;
   std::vector<int64_t> segment(m);
-  int64_t draws = 0;
-  auto add = [&](std::vector<uint8_t> kept) {
-    ++draws;
-    auto [it, fresh] = drawn.emplace(std::move(kept), 0);
-    if (fresh) order.push_back(it->first);
-    ++it->second;
-  };
-  for (int64_t attempt = 0; static_cast<int64_t>(order.size()) < left && attempt < 100 * budget; ++attempt) {
-    const auto at = std::lower_bound(cumulative.begin(), cumulative.end(), random.unit() * sum);
-    const int64_t size = complete + 1 + (at - cumulative.begin());
+  for (int64_t draw = 0; draw < draws; ++draw) {
+    const auto at = std::lower_bound(cumulative.begin(), cumulative.end(), random.unit() * mass);
+    const int64_t size = 1 + std::min<int64_t>(at - cumulative.begin(), m - 2);
     std::iota(segment.begin(), segment.end(), 0);
     std::vector<uint8_t> kept(m, 0);
     for (int64_t j = 0; j < size; ++j) {  // the first `size` of a partial Fisher-Yates shuffle
@@ -119,19 +104,16 @@ Coalitions choose_coalitions(int64_t m, int64_t budget, uint64_t seed) {
       std::swap(segment[j], segment[pick]);
       kept[segment[j]] = 1;
     }
-    if (size <= paired && static_cast<int64_t>(order.size()) + 1 < left) add(complement(kept));
-    add(std::move(kept));
+    counter.add(std::move(kept));
   }
-  for (auto& kept : order) {
-    const double weight = rest * static_cast<double>(drawn[kept]) / static_cast<double>(draws);
-    chosen.add(std::move(kept), weight);
-  }
-  return chosen;
+  return counter.take();
 }
+
+namespace {
 
 // How well the values explain the coalitions' scores, f(z) - f(baseline) against z . phi: the
 // weighted R² over the coalitions (the image and the baseline are fitted exactly).
-double weighted_r2(const Coalitions& coalitions, const at::Tensor& scores, const Eigen::VectorXd& phi) {
+double weighted_r2(const ShapCoalitions& coalitions, const at::Tensor& scores, const Eigen::VectorXd& phi) {
   double weight = 0, mean = 0;
   const auto y = scores.accessor<double, 1>();
   for (size_t i = 0; i < coalitions.kept.size(); ++i) {
@@ -155,7 +137,9 @@ double weighted_r2(const Coalitions& coalitions, const at::Tensor& scores, const
 Attributed kernel_shap(const ImageContext& c) {
   const auto& segments = *c.segments;
   const int64_t m = segments.count;
-  const auto coalitions = choose_coalitions(m, c.options.shap_samples - 2, c.options.seed);
+  const auto coalitions = c.options.given_shap_coalitions
+                              ? given_coalitions(*c.options.given_shap_coalitions, m)
+                              : kernel_shap_coalitions(m, c.options.shap_samples, c.options.seed);
   const int64_t count = static_cast<int64_t>(coalitions.kept.size());
 
   const cv::Mat& labels_mat = segments.labels;

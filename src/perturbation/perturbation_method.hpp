@@ -41,6 +41,18 @@ Attributed occlusion(const ImageContext& c);
 Attributed rise(const ImageContext& c);
 Attributed kernel_shap(const ImageContext& c);
 
+// KernelSHAP's coalitions (kernel_shap.cpp): kept[i][j] says whether coalition i keeps segment j,
+// weights[i] is its weight in the fit.
+struct ShapCoalitions {
+  std::vector<std::vector<uint8_t>> kept;
+  std::vector<double> weights;
+};
+
+// The coalitions KernelSHAP fits for `samples` (options.shap_samples) over m segments: every one
+// with the Shapley kernel's weight when they fit, else samples - 2 draws as captum's KernelShap
+// draws, each coalition once, weighing the times it was drawn.
+ShapCoalitions kernel_shap_coalitions(int64_t m, int64_t samples, uint64_t seed);
+
 // ---- Shared helpers (perturbation_base.cpp) ----
 
 // The target's number on `count` perturbed inputs, made by make(begin, end) options.batch_size at

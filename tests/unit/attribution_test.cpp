@@ -8,14 +8,18 @@
 #include "lumos/image.hpp"
 #include "lumos/metrics.hpp"
 #include "lumos/perturbation.hpp"
+#include "perturbation/perturbation_method.hpp"
 #include "support/error_of.hpp"
 #include "support/onnx_builder.hpp"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <iostream>
+#include <set>
 
 namespace fs = std::filesystem;
 using lumos::GradientAttribution;
@@ -302,15 +306,29 @@ TEST(Perturbation, OcclusionOfAnAdditiveModelAveragesTheWindowsCoveringAPixel) {
   expect_near(r[0].maps[0].values[2], total / covered, 1e-5, "occlusion, every channel");
 }
 
-TEST(Perturbation, KernelShapIsExactOnAnAdditiveModelEvenWhenSampled) {
-  auto model = lumos::Model::load(tiny_model());
-  const auto x = images(1);
-  // 9 segments of 2x2 pixels: 512 coalitions; 200 samples draw some of them.
+namespace {
+
+// The 6x6 test images cut into 9 segments of 2x2 pixels, row by row.
+lumos::Segmentation nine_squares() {
   cv::Mat labels(6, 6, CV_32SC1);
   for (int r = 0; r < 6; ++r) {
     for (int c = 0; c < 6; ++c) labels.at<int>(r, c) = (r / 2) * 3 + c / 2;
   }
-  const lumos::Segmentation segments{labels, 9};
+  return {labels, 9};
+}
+
+// Square s's part of a per-pixel [6, 6] contribution.
+double square_sum(const at::Tensor& contribution, int s) {
+  return contribution.slice(0, (s / 3) * 2, (s / 3) * 2 + 2).slice(1, (s % 3) * 2, (s % 3) * 2 + 2).sum().item<double>();
+}
+
+}  // namespace
+
+TEST(Perturbation, KernelShapIsExactOnAnAdditiveModelEvenWhenSampled) {
+  auto model = lumos::Model::load(tiny_model());
+  const auto x = images(1);
+  // 9 segments of 2x2 pixels: 512 coalitions; 200 samples draw some of them.
+  const auto segments = nine_squares();
   const auto contribution = (weights_of(2) * at::relu(x[0])).sum(0);
   for (int64_t samples : {200, 512}) {
     PerturbationOptions options;
@@ -320,13 +338,90 @@ TEST(Perturbation, KernelShapIsExactOnAnAdditiveModelEvenWhenSampled) {
                        .explain(x, {Target::class_index(2)}, {segments});
     ASSERT_EQ(r[0].maps[0].segment_values.size(), 9u);
     for (int s = 0; s < 9; ++s) {
-      const double expected = contribution.slice(0, (s / 3) * 2, (s / 3) * 2 + 2).slice(1, (s % 3) * 2, (s % 3) * 2 + 2)
-                                  .sum().item<double>();
-      EXPECT_NEAR(r[0].maps[0].segment_values[s], expected, 1e-4) << "segment " << s << ", " << samples << " samples";
+      EXPECT_NEAR(r[0].maps[0].segment_values[s], square_sum(contribution, s), 1e-4)
+          << "segment " << s << ", " << samples << " samples";
     }
     EXPECT_NEAR(*r[0].maps[0].convergence_delta, 0, 1e-9);
     EXPECT_FLOAT_EQ(r[0].maps[0].values[1][0][0].item<float>(), static_cast<float>(r[0].maps[0].segment_values[0]));
   }
+}
+
+TEST(Perturbation, KernelShapDrawsCoalitionsAsCaptum) {
+  // captum: a size k in 1..M-1 with probability in proportion to (M-1) / (k (M-k)), then k
+  // segments uniformly; a coalition drawn n times appears once with weight n.
+  constexpr int64_t m = 41, draws = 100000;
+  const auto drawn = lumos::perturbation::kernel_shap_coalitions(m, draws + 2, 7);
+  std::vector<double> by_size(m + 1, 0), by_segment(m, 0);
+  double total = 0;
+  std::set<std::vector<uint8_t>> distinct;
+  for (size_t i = 0; i < drawn.kept.size(); ++i) {
+    const auto& kept = drawn.kept[i];
+    const auto size = std::count(kept.begin(), kept.end(), 1);
+    ASSERT_TRUE(size > 0 && size < m) << "coalition " << i << " keeps " << size << " segments";
+    ASSERT_TRUE(distinct.insert(kept).second) << "coalition " << i << " listed twice";
+    by_size[size] += drawn.weights[i];
+    for (int64_t j = 0; j < m; ++j) by_segment[j] += drawn.weights[i] * kept[j];
+    total += drawn.weights[i];
+  }
+  EXPECT_EQ(total, draws);
+  EXPECT_LT(drawn.kept.size(), static_cast<size_t>(draws)) << "the 82 coalitions of 1 or 40 segments repeat";
+  double mass = 0;
+  for (int64_t k = 1; k < m; ++k) mass += 1.0 / static_cast<double>(k * (m - k));
+  double size_chi2 = 0, kept_segments = 0;
+  for (int64_t k = 1; k < m; ++k) {
+    const double expected = draws / static_cast<double>(k * (m - k)) / mass;
+    size_chi2 += (by_size[k] - expected) * (by_size[k] - expected) / expected;
+    kept_segments += k * by_size[k];
+  }
+  double segment_chi2 = 0;
+  for (int64_t j = 0; j < m; ++j) {
+    const double expected = kept_segments / m;
+    segment_chi2 += (by_segment[j] - expected) * (by_segment[j] - expected) / expected;
+  }
+  std::cout << "    " << drawn.kept.size() << " distinct of " << draws << " draws; chi-squared of the sizes "
+            << size_chi2 << ", of the segments " << segment_chi2 << "\n";
+  // 39 and 40 degrees of freedom: chi-squared above 72.1 and 73.4 has probability 0.001.
+  EXPECT_LT(size_chi2, 72.1);
+  EXPECT_LT(segment_chi2, 73.4);
+  // A wrong size law (uniform sizes) is far outside that.
+  double uniform_chi2 = 0;
+  for (int64_t k = 1; k < m; ++k) {
+    const double expected = draws / static_cast<double>(m - 1);
+    uniform_chi2 += (by_size[k] - expected) * (by_size[k] - expected) / expected;
+  }
+  EXPECT_GT(uniform_chi2, 1000);
+}
+
+TEST(Perturbation, KernelShapFitsGivenCoalitions) {
+  auto model = lumos::Model::load(tiny_model());
+  const auto x = images(1);
+  const auto segments = nine_squares();
+  // Each segment alone, twice, beside the image and the baseline (which add nothing): on an
+  // additive model the values are each segment's contribution.
+  auto given = at::cat({at::eye(9, at::kBool), at::eye(9, at::kBool), at::ones({1, 9}, at::kBool),
+                        at::zeros({1, 9}, at::kBool)});
+  PerturbationOptions options;
+  options.given_shap_coalitions = given;
+  std::vector<int64_t> scored;
+  options.progress = [&](const lumos::AttributionProgress& p) { scored.push_back(p.done); };
+  const auto r = PerturbationExplainer(*model, {PerturbationMethod::kernel_shap}, options)
+                     .explain(x, {Target::class_index(2)}, {segments});
+  EXPECT_EQ(scored.back(), 2 + 9) << "the image, the baseline and each distinct coalition once";
+  const auto contribution = (weights_of(2) * at::relu(x[0])).sum(0);
+  for (int s = 0; s < 9; ++s) {
+    EXPECT_NEAR(r[0].maps[0].segment_values[s], square_sum(contribution, s), 1e-4) << "segment " << s;
+  }
+
+  options.given_shap_coalitions = at::ones({3, 8}, at::kBool);
+  PerturbationExplainer wrong_columns(*model, {PerturbationMethod::kernel_shap}, options);
+  EXPECT_NE(error_of<lumos::InputError>([&] { wrong_columns.explain(x, {Target::top(1)}, {segments}); })
+                .find("[coalitions, 9]"),
+            std::string::npos);
+  options.given_shap_coalitions = at::ones({3, 9}, at::kBool);
+  PerturbationExplainer only_ends(*model, {PerturbationMethod::kernel_shap}, options);
+  EXPECT_NE(error_of<lumos::InputError>([&] { only_ends.explain(x, {Target::top(1)}, {segments}); })
+                .find("every segment or none"),
+            std::string::npos);
 }
 
 TEST(Perturbation, RiseMasksAreSeededAndDoNotDependOnTheBatchSize) {

@@ -2,8 +2,8 @@
 // references of tests/fixtures/make_perturbation_reference.py: Occlusion equals captum's
 // algorithm, RISE equals the paper's code given the same cells and shifts (masks and
 // saliency), KernelSHAP on 4 segments equals the exact Shapley values, and on quickshift's
-// segments agrees with real captum's KernelShap (tests/fixtures/captum_kernel_shap.json) by
-// rank correlation.
+// segments gives real captum's KernelShap values on the coalitions captum drew and agrees with
+// captum's own draws by rank correlation (tests/fixtures/captum_kernel_shap.json).
 #include "lumos/metrics.hpp"
 #include "lumos/npy.hpp"
 #include "lumos/perturbation.hpp"
@@ -14,9 +14,13 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
+#include <sstream>
 
 namespace fs = std::filesystem;
 using lumos::testing::close_to;
@@ -127,30 +131,123 @@ TEST(PerturbationParity, KernelShapOnFourSegmentsIsExact) {
   EXPECT_TRUE(close_to("kernelshap.quadrants", at::stack(values), c.array("values"), kTolerance));
 }
 
-// Disabled, and the goal not met: on this fixture (41 segments, 2000 samples) the
-// rank correlation with captum's KernelShap measured 0.86, not >= 0.95 (2026-12-03).
-// Whether the gap is sampling noise on both sides or a difference in the coalitions drawn
-// is not yet known; run it with --gtest_also_run_disabled_tests while investigating.
-TEST(PerturbationParity, DISABLED_KernelShapRanksSegmentsAsCaptumDoes) {
-  const lumos::testing::ThreadCount threads(2);
-  const auto c = load_case("kernelshap.quickshift");
-  if (!c.model) return;
+namespace {
+
+// captum's KernelShap on the quickshift case (tests/fixtures/captum_kernel_shap.json, made by
+// tests/fixtures/check_attribution_against_captum.py): run 0's values and coalitions, every run's
+// values and how far the runs agree; and lumos's KernelSHAP on the same segments and class.
+struct CaptumKernelShap {
+  Case c;
+  nlohmann::json captum;
+  lumos::Segmentation segments;
+
+  at::Tensor captum_values(const nlohmann::json& values) const {
+    return at::tensor(values.get<std::vector<double>>(), at::kDouble);
+  }
+
+  at::Tensor lumos_values(lumos::PerturbationOptions options) const {
+    options.shap_samples = captum["samples"];
+    options.batch_size = 64;
+    int64_t scored = 0;
+    options.progress = [&](const lumos::AttributionProgress& p) { scored = p.done; };
+    const auto result = lumos::PerturbationExplainer(*c.model, {lumos::PerturbationMethod::kernel_shap}, options)
+                            .explain(c.input, c.targets, {segments});
+    std::cout << "    KernelSHAP scored " << scored << " inputs for " << options.shap_samples << " samples\n";
+    EXPECT_EQ(result[0].target, captum["target"].get<int64_t>());
+    return at::tensor(result[0].maps[0].segment_values, at::kDouble);
+  }
+};
+
+std::optional<CaptumKernelShap> load_captum_kernel_shap() {
+  auto c = load_case("kernelshap.quickshift");
+  if (!c.model) return std::nullopt;
   const auto path = fs::path(LUMOS_SOURCE_DIR) / "tests" / "fixtures" / "captum_kernel_shap.json";
   std::ifstream in(path);
-  ASSERT_TRUE(in) << path << " is missing (made by tests/fixtures/check_attribution_against_captum.py)";
-  const auto captum = nlohmann::json::parse(in);
-  const auto segments = segmentation_of(c.array("segments"));
-  ASSERT_EQ(segments.count, captum["segments"].get<int>()) << "the quickshift segmentation differs from captum's run";
+  if (!in) {
+    ADD_FAILURE() << path << " is missing (made by tests/fixtures/check_attribution_against_captum.py)";
+    return std::nullopt;
+  }
+  CaptumKernelShap k{std::move(c), nlohmann::json::parse(in), {}};
+  k.segments = segmentation_of(k.c.array("segments"));
+  if (k.segments.count != k.captum["segments"].get<int>()) {
+    ADD_FAILURE() << "the quickshift segmentation has " << k.segments.count << " segments, captum's runs "
+                  << k.captum["segments"] << ": remake " << path;
+    return std::nullopt;
+  }
+  return k;
+}
+
+// The seeds of lumos's own draws: 0, or those of LUMOS_KERNEL_SHAP_SEEDS ("0,1,2,3": each draw is
+// also compared with the others, which measures lumos's own spread; docs/attribution.md).
+std::vector<uint64_t> own_draw_seeds() {
+  std::vector<uint64_t> seeds;
+  std::stringstream list(std::getenv("LUMOS_KERNEL_SHAP_SEEDS") ? std::getenv("LUMOS_KERNEL_SHAP_SEEDS") : "0");
+  for (std::string seed; std::getline(list, seed, ',');) seeds.push_back(std::stoull(seed));
+  return seeds;
+}
+
+}  // namespace
+
+// The strong test: fitted to the coalitions captum drew, lumos's KernelSHAP is captum's estimator.
+// It equals the exact-constraint fit of captum's scores on them (the script's, in double) up to
+// the rounding of its own scores, and captum's values up to that plus captum's distance from that
+// fit, which the script measures (2.2e-4 of the largest value: captum's end points weigh 10^6, not
+// infinitely, and it fits in float32; docs/attribution.md).
+TEST(PerturbationParity, KernelShapFitsCaptumsCoalitionsToCaptumsValues) {
+  const lumos::testing::ThreadCount threads(2);
+  const auto k = load_captum_kernel_shap();
+  if (!k) return;
+  std::vector<uint8_t> bits;  // the rows of "0" and "1", one per coalition
+  for (const auto& row : k->captum["coalitions"]) {
+    const auto text = row.get<std::string>();
+    ASSERT_EQ(static_cast<int64_t>(text.size()), k->segments.count);
+    for (const char bit : text) bits.push_back(bit == '1');
+  }
   lumos::PerturbationOptions options;
-  options.shap_samples = captum["samples"];
-  options.batch_size = 64;
-  const auto result = lumos::PerturbationExplainer(*c.model, {lumos::PerturbationMethod::kernel_shap}, options)
-                          .explain(c.input, c.targets, {segments});
-  ASSERT_EQ(result[0].target, captum["target"].get<int64_t>());
-  const auto ours = at::tensor(result[0].maps[0].segment_values, at::kDouble);
-  const auto theirs = at::tensor(captum["values"].get<std::vector<double>>(), at::kDouble);
-  const double correlation = lumos::spearman_correlation(ours, theirs);
-  std::cout << "    KernelSHAP (" << options.shap_samples << " samples, " << segments.count
-            << " segments): Spearman rank correlation with captum's KernelShap " << correlation << "\n";
-  EXPECT_GE(correlation, 0.95);
+  options.given_shap_coalitions = at::tensor(bits, at::kByte).view({-1, k->segments.count});
+  const auto ours = k->lumos_values(options);
+  EXPECT_TRUE(close_to("kernelshap on captum's coalitions, against their exact-constraint fit", ours,
+                       k->captum_values(k->captum["exact_constraint_values"]), kTolerance));
+  const double captum_gap = k->captum["exact_constraint_to_values_max_rel_diff"];
+  EXPECT_TRUE(close_to("kernelshap on captum's coalitions, against captum's values", ours,
+                       k->captum_values(k->captum["values"]), kTolerance + captum_gap));
+}
+
+// The test: lumos's own draw ranks the segments as captum's does, as far as sampling
+// allows. Two independent draws of this estimator at 2000 samples agree by rank correlation at
+// 0.70 to 0.87 on this mask (measured: captum's 6 pairs of runs 0.768 to 0.810; lumos's seeds 0,
+// 1 and 2 against captum's 4 runs 0.701 to 0.873, lower medians 0.808, 0.812 and 0.744; seeds 1
+// and 2 with each other 0.751; docs/attribution.md), far from the 0.95, which not even captum
+// meets against itself. So the lower median of the draw's rank correlations with captum's runs
+// must reach the least of those measurements. This guards the end-to-end ranking (segments
+// misnumbered or a sign lost fall far below); the fit itself is held by the test above and the
+// sampler's law by Perturbation.KernelShapDrawsCoalitionsAsCaptum.
+constexpr double kIndependentDrawsAgreeAtLeast = 0.70;
+
+TEST(PerturbationParity, KernelShapRanksSegmentsAsCaptumDoes) {
+  const lumos::testing::ThreadCount threads(2);
+  const auto k = load_captum_kernel_shap();
+  if (!k) return;
+  const double captum_least = k->captum["run_to_run_rank_correlation"][0];
+  std::vector<at::Tensor> ours;
+  for (const auto seed : own_draw_seeds()) {
+    lumos::PerturbationOptions options;
+    options.seed = seed;
+    ours.push_back(k->lumos_values(options));
+    std::vector<double> with_captum;
+    for (const auto& run : k->captum["runs_values"]) {
+      with_captum.push_back(lumos::spearman_correlation(ours.back(), k->captum_values(run)));
+    }
+    std::sort(with_captum.begin(), with_captum.end());
+    const double median = with_captum[(with_captum.size() - 1) / 2];  // the lower one of an even count
+    std::cout << "    KernelSHAP seed " << seed << ": rank correlation with captum's " << with_captum.size()
+              << " runs " << with_captum.front() << " to " << with_captum.back() << ", median " << median
+              << "; captum's runs with each other at least " << captum_least << "\n";
+    EXPECT_GE(median, kIndependentDrawsAgreeAtLeast) << "seed " << seed;
+    for (size_t other = 0; other + 1 < ours.size(); ++other) {
+      const double between = lumos::spearman_correlation(ours.back(), ours[other]);
+      std::cout << "    KernelSHAP seed " << seed << " with draw " << other << ": rank correlation " << between << "\n";
+      EXPECT_GE(between, kIndependentDrawsAgreeAtLeast);
+    }
+  }
 }

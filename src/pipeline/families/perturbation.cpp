@@ -142,7 +142,7 @@ LUMOS_METHOD_FAMILY(perturbation) {
            {"rise.masks", "RISE: random masks (default 4000)"},
            {"rise.cells", "RISE: cells per mask side (default 7)"},
            {"rise.probability", "RISE: probability that a cell is kept, p1 (default 0.5)"},
-           {"kernelshap.samples", "KernelSHAP: model evaluations per image (default 1000)"},
+           {"kernelshap.samples", "KernelSHAP: coalitions per image with the image and baseline, captum's n_samples (default 1000)"},
            {"perturbation.baseline", "Occlusion, KernelSHAP: what hidden pixels become: zero (default), black or blurred"}},
           [](const FamilySetup& setup) -> std::unique_ptr<MethodFamily> {
             return std::make_unique<PerturbationFamily>(setup);
