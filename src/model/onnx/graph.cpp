@@ -320,7 +320,6 @@ void Graph::prepare_inference(const ::onnx::GraphProto& graph, const std::vector
     folded_plan_.removed.push_back(slot_by_name_.at(conv.output(0)));
     plan_nodes.push_back(std::move(fused));
   }
-  folded_batch_norms_ = static_cast<int>(folded_plan_.removed.size());
   folded_plan_.index(slot_names_.size());
   prepare_packed(plan_nodes, model_dir);
 }
@@ -438,7 +437,7 @@ const Graph::Plan* Graph::inference_plan(const std::vector<int>& wanted, bool ho
            std::none_of(given.begin(), given.end(), [&](const auto& entry) { return removed(entry.first); });
   };
   if (plan_ >= InferencePlan::packed && runs_all_of(packed_plan_)) return &packed_plan_;
-  if ((folded_batch_norms_ > 0 || channels_last_inference()) && runs_all_of(folded_plan_)) return &folded_plan_;
+  if ((folded_batch_norms() > 0 || channels_last_inference()) && runs_all_of(folded_plan_)) return &folded_plan_;
   return nullptr;
 }
 

@@ -65,7 +65,7 @@ class Graph {
   // How many BatchNormalizations (inference form) are folded into the Conv before them (one
   // whose output nothing else reads), its weight and bias scaled once at load: the inference
   // plan runs the result.
-  int folded_batch_norms() const { return folded_batch_norms_; }
+  int folded_batch_norms() const { return static_cast<int>(folded_plan_.removed.size()); }
   // Whether the inference plan gives the image input in channels-last memory: a 4-D input
   // that reaches a 2-D Conv through elementwise ops alone (an NCHW image batch; an NHWC one,
   // Keras's, goes through a Transpose, whose view is channels-last already). ATen's
@@ -146,7 +146,6 @@ class Graph {
   // folded, and that with the convolutions packed.
   Plan folded_plan_;
   Plan packed_plan_;
-  int folded_batch_norms_ = 0;
   int packed_convolutions_ = 0;
   int fused_relus_ = 0;
   std::vector<int> channels_last_inputs_;  // indices into inputs_
