@@ -6,8 +6,9 @@
 // Model::scores, which runs the inference plan (BatchNormalization folded into convolutions).
 // --plan limits the inference plan Model::scores runs (default: all it does for the model):
 // folded (BatchNormalization folded, NCHW memory), channels-last (and the batch in
-// channels-last memory, which ATen's convolutions keep through the network) or packed (and
-// the convolutions on oneDNN with weights packed once, ReLU fused: the default).
+// channels-last memory, which ATen's convolutions keep through the network), packed (and
+// the convolutions on oneDNN with weights packed once, ReLU fused) or blocked (and runs of
+// regular convolutions on oneDNN's blocked tensors where the model has them: the default).
 // --profile prints instead, per batch size, the time spent in each top-level ATen op over the
 // timed runs (pytorch_forward.py --profile prints the same for PyTorch).
 #include "lumos/model.hpp"
@@ -43,7 +44,7 @@ struct Options {
 
 [[noreturn]] void usage() {
   std::cerr << "usage: forward_bench [--threads N] [--runs N] [--warmup N] [--profile] [--as-written] "
-               "[--plan folded|channels-last|packed] MODEL.onnx BATCH...\n";
+               "[--plan folded|channels-last|packed|blocked] MODEL.onnx BATCH...\n";
   std::exit(2);
 }
 
@@ -75,6 +76,8 @@ Options parse(int argc, char** argv) {
         options.plan = lumos::onnx::InferencePlan::channels_last;
       } else if (level == "packed") {
         options.plan = lumos::onnx::InferencePlan::packed;
+      } else if (level == "blocked") {
+        options.plan = lumos::onnx::InferencePlan::blocked;
       } else {
         usage();
       }

@@ -2,7 +2,8 @@
 # Batched scoring with the inference plan (issue 15), every side interleaved in one run:
 #   lumos default     Model::scores on an export that keeps its BatchNormalizations: the whole
 #                     inference plan (folded at load, channels-last batch, convolutions packed for
-#                     oneDNN with ReLU fused)
+#                     oneDNN with ReLU fused, blocked regions where the model has them)
+#   lumos packed      the same, the plan limited to packing (--plan packed: no blocked region)
 #   lumos NHWC        the same, the plan limited to folding and channels-last memory (--plan channels-last)
 #   lumos folded      the same, the plan limited to folding (--plan folded: NCHW memory)
 #   lumos as written  the same file run as written (--as-written: no folding)
@@ -49,6 +50,7 @@ for round in $(seq "$rounds"); do
     unfolded="$build/bench_models/${model}_bn.onnx"
     common=(--threads "$threads" --runs "$runs" --warmup "$warmup")
     side "$model" "lumos-default" "$bench" "${common[@]}" "$unfolded" "$batch"
+    side "$model" "lumos-packed" "$bench" "${common[@]}" --plan packed "$unfolded" "$batch"
     side "$model" "lumos-nhwc" "$bench" "${common[@]}" --plan channels-last "$unfolded" "$batch"
     side "$model" "lumos-folded" "$bench" "${common[@]}" --plan folded "$unfolded" "$batch"
     side "$model" "lumos-as-written" "$bench" "${common[@]}" --as-written "$unfolded" "$batch"

@@ -8,6 +8,7 @@
 
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
+#include <c10/util/accumulate.h>
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
@@ -203,4 +204,128 @@ TEST(InferencePlan, PacksTheConvolutionAndFusesTheRelu) {
   graph.limit_inference_plan(lumos::onnx::InferencePlan::channels_last);
   EXPECT_EQ(graph.packed_convolutions(), 0);
   EXPECT_TRUE(close_to("channels-last", graph.run({x}, {out}).front(), reference(conv_reference(x)), 1e-6));
+}
+
+namespace {
+
+constexpr int64_t kWidth = 8;  // channels after the first Conv
+
+// A small residual network, every piece a blocked region takes:
+//   x [N, 3, H, W] -> Conv 3x3 -> Relu "r1" -> MaxPool 3x3/2 "p" -> Conv 3x3 -> Relu "r2"
+//   -> Conv 1x1 "c3" -> Add(c3, p) "a" -> Relu "r3" -> `extra` x (Conv 1x1 -> Relu) "e<i>"
+//   -> GlobalAveragePool "g" -> Flatten "out";   Sigmoid(r2) "side" (read outside the region).
+// The region has 3 + extra convolutions and three conversions (x in; r2 and g out).
+Graph residual_network(int extra) {
+  OnnxBuilder b(15);
+  b.input("x", {-1, 3, -1, -1});
+  const auto conv = [&](const std::string& input, const std::string& output, int64_t in, int64_t k, float phase) {
+    b.initializer(output + "_w", {kWidth, in, k, k}, wave(kWidth * in * k * k, phase, 0.5f / std::sqrt(float(in * k * k))));
+    b.initializer(output + "_b", {kWidth}, wave(kWidth, phase + 0.5f, 0.1f));
+    auto& node = b.node("Conv", {input, output + "_w", output + "_b"}, {output}, output);
+    if (k == 3) OnnxBuilder::set_ints(node, "pads", {1, 1, 1, 1});
+  };
+  conv("x", "c1", 3, 3, 0.1f);
+  b.node("Relu", {"c1"}, {"r1"}, "relu1");
+  auto& pool = b.node("MaxPool", {"r1"}, {"p"}, "pool");
+  OnnxBuilder::set_ints(pool, "kernel_shape", {3, 3});
+  OnnxBuilder::set_ints(pool, "strides", {2, 2});
+  OnnxBuilder::set_ints(pool, "pads", {1, 1, 1, 1});
+  conv("p", "c2", kWidth, 3, 0.7f);
+  b.node("Relu", {"c2"}, {"r2"}, "relu2");
+  conv("r2", "c3", kWidth, 1, 1.3f);
+  b.node("Add", {"c3", "p"}, {"a"}, "add");
+  b.node("Relu", {"a"}, {"r3"}, "relu3");
+  std::string last = "r3";
+  for (int i = 0; i < extra; ++i) {
+    const auto name = "e" + std::to_string(i);
+    conv(last, name + "c", kWidth, 1, 2.0f + i);
+    b.node("Relu", {name + "c"}, {name}, name);
+    last = name;
+  }
+  b.node("GlobalAveragePool", {last}, {"g"}, "gap");
+  b.node("Flatten", {"g"}, {"out"}, "flatten");
+  b.node("Sigmoid", {"r2"}, {"side"}, "side");
+  b.output("out", {-1, kWidth});
+  b.output("side", {-1, kWidth, -1, -1});
+  return Graph(b.proto(), "");
+}
+
+// residual_network's values computed on ATen, from "p" on (given, or from x).
+struct ResidualReference {
+  at::Tensor p, r2, a, out, side;
+};
+ResidualReference residual_reference(const at::Tensor& x, int extra, at::Tensor p = {}) {
+  const auto conv = [](const at::Tensor& input, int64_t in, int64_t k, float phase) {
+    const auto w = tensor(wave(kWidth * in * k * k, phase, 0.5f / std::sqrt(float(in * k * k))), {kWidth, in, k, k});
+    return at::conv2d(input, w, at::tensor(wave(kWidth, phase + 0.5f, 0.1f)), 1, k / 2);
+  };
+  ResidualReference r;
+  r.p = p.defined() ? p : at::max_pool2d(at::relu(conv(x, 3, 3, 0.1f)), 3, 2, 1);
+  r.r2 = at::relu(conv(r.p, kWidth, 3, 0.7f));
+  r.a = conv(r.r2, kWidth, 1, 1.3f) + r.p;
+  auto last = at::relu(r.a);
+  for (int i = 0; i < extra; ++i) last = at::relu(conv(last, kWidth, 1, 2.0f + i));
+  r.out = last.mean({2, 3});
+  r.side = at::sigmoid(r.r2);
+  return r;
+}
+
+}  // namespace
+
+// The blocked region runs residual_network's convolutions, pools, Add and Relus on oneDNN's
+// blocked tensors, entered once and left where a value is read outside: on any batch and image
+// size its results match ATen's, are dense, and values asked for or given keep their meaning.
+TEST(InferencePlan, RunsARegionOnBlockedTensors) {
+  if (!lumos::onnx::packed_convolutions_available()) GTEST_SKIP() << "LibTorch without oneDNN";
+  constexpr int kExtra = 3;  // 6 convolutions, 3 conversions: the region pays
+  auto graph = residual_network(kExtra);
+  EXPECT_EQ(graph.blocked_convolutions(), 3 + kExtra);
+  EXPECT_EQ(graph.blocked_regions(), 1);
+  c10::InferenceMode inference;
+  const std::vector<int> wanted{graph.slot("out"), graph.slot("side")};
+  for (const auto& shape : {std::vector<int64_t>{1, 3, 6, 6}, {2, 3, 6, 6}, {5, 3, 9, 7}}) {
+    const auto x = at::sin(at::arange(c10::multiply_integers(shape), at::kFloat).mul(0.37)).view(shape);
+    const auto expected = residual_reference(x, kExtra);
+    const auto out = graph.run({x}, wanted);
+    for (const auto& value : out) EXPECT_TRUE(!value.is_mkldnn() && value.is_contiguous());
+    EXPECT_TRUE(close_to("blocked out", out[0], expected.out, 1e-5));
+    EXPECT_TRUE(close_to("blocked side", out[1], expected.side, 1e-5));
+  }
+  const auto x = at::sin(at::arange(2 * 3 * 9 * 7, at::kFloat).mul(0.37)).view({2, 3, 9, 7});
+  const auto expected = residual_reference(x, kExtra);
+  // A value asked for that the region reads on (the Relu after "a" must not write over it).
+  const auto kept = graph.run({x}, {graph.slot("a"), graph.slot("out")});
+  EXPECT_FALSE(kept[0].is_mkldnn());
+  EXPECT_TRUE(close_to("kept Add", kept[0], expected.a, 1e-5));
+  EXPECT_TRUE(close_to("out beside it", kept[1], expected.out, 1e-5));
+  // A dense value given in place of one inside the region.
+  const auto given = expected.p * 0.5f + 0.25f;
+  const auto from_given = residual_reference(x, kExtra, given);
+  const auto out = graph.run({x}, wanted, {}, {{graph.slot("p"), given}});
+  EXPECT_TRUE(close_to("given p, out", out[0], from_given.out, 1e-5));
+  EXPECT_TRUE(close_to("given p, side", out[1], from_given.side, 1e-5));
+  // A watched run (captures, traces) runs the graph as written.
+  int seen = 0;
+  const int a = graph.slot("a");
+  const auto watched = graph.run({x}, wanted, [&](int slot, at::Tensor& value) {
+    if (slot == a) seen += !value.is_mkldnn();
+  });
+  EXPECT_EQ(seen, 1);
+  EXPECT_TRUE(close_to("as written", watched[0], expected.out, 1e-5));
+  // The packed plan alone gives the same.
+  graph.limit_inference_plan(lumos::onnx::InferencePlan::packed);
+  EXPECT_EQ(graph.blocked_convolutions(), 0);
+  EXPECT_TRUE(close_to("packed", graph.run({x}, wanted)[0], expected.out, 1e-5));
+}
+
+// With two convolutions fewer the region would convert too often for what it saves: the
+// convolutions stay packed.
+TEST(InferencePlan, LeavesARegionWithTooFewConvolutionsPacked) {
+  if (!lumos::onnx::packed_convolutions_available()) GTEST_SKIP() << "LibTorch without oneDNN";
+  const auto graph = residual_network(1);  // 4 convolutions, 3 conversions
+  EXPECT_EQ(graph.blocked_convolutions(), 0);
+  EXPECT_EQ(graph.packed_convolutions(), 4);
+  c10::InferenceMode inference;
+  const auto x = at::sin(at::arange(2 * 3 * 6 * 6, at::kFloat).mul(0.37)).view({2, 3, 6, 6});
+  EXPECT_TRUE(close_to("packed", graph.run({x}, {graph.slot("out")})[0], residual_reference(x, 1).out, 1e-5));
 }

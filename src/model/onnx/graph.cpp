@@ -2,6 +2,7 @@
 
 #include "lumos/error.hpp"
 #include "lumos/file.hpp"
+#include "model/onnx/ops/blocked.hpp"
 #include "model/onnx/ops/conv.hpp"
 #include "model/onnx/tensor_proto.hpp"
 
@@ -277,10 +278,6 @@ void Graph::prepare_inference(const ::onnx::GraphProto& graph, const std::vector
   if (norm_of_conv.empty() && !image_cnn_) return;
   std::vector<::onnx::NodeProto> plan_nodes;  // what each step of the folded plan runs
 
-  const auto unused_name = [&](std::string name) {
-    while (slot_by_name_.count(name)) name += "_";
-    return name;
-  };
   const auto* conv_entry = OpRegistry::instance().find("Conv", opset_);
   for (size_t k = 0; k < order.size(); ++k) {
     const int index = order[k];
@@ -324,6 +321,11 @@ void Graph::prepare_inference(const ::onnx::GraphProto& graph, const std::vector
   prepare_packed(plan_nodes, model_dir);
 }
 
+std::string Graph::unused_name(std::string name) const {
+  while (slot_by_name_.count(name)) name += "_";
+  return name;
+}
+
 void Graph::Plan::index(size_t slots) {
   step_of_slot.assign(slots, -1);
   for (size_t k = 0; k < steps.size(); ++k) {
@@ -331,6 +333,13 @@ void Graph::Plan::index(size_t slots) {
       if (out >= 0) step_of_slot[out] = static_cast<int>(k);
   }
 }
+
+struct Graph::PackedStep {
+  ::onnx::NodeProto node;
+  at::Tensor weight;  // a packed Conv's float constants (undefined for other steps)
+  at::Tensor bias;
+  bool relu = false;  // a Relu fused into the Conv
+};
 
 // Packs the 2-D convolutions with float constant weights (and bias) of an image CNN run in
 // channels-last memory; a Relu that alone reads a packed Conv's output (not a graph output)
@@ -351,6 +360,7 @@ void Graph::prepare_packed(const std::vector<::onnx::NodeProto>& nodes, const st
     return value.defined() && value.scalar_type() == at::kFloat && value.dim() == rank ? value : at::Tensor();
   };
   std::set<size_t> fused;
+  std::vector<PackedStep> packed;  // what each step of the packed plan runs
   for (size_t k = 0; k < nodes.size(); ++k) {
     if (fused.count(k)) continue;
     const auto& node = nodes[k];
@@ -360,6 +370,7 @@ void Graph::prepare_packed(const std::vector<::onnx::NodeProto>& nodes, const st
     const auto bias = has_bias ? float_constant(node, 2, 1) : at::Tensor();
     if (!weight.defined() || (has_bias && !bias.defined())) {
       packed_plan_.steps.push_back(std::move(step));
+      packed.push_back({node, {}, {}, false});
       continue;
     }
     const auto& output = node.output(0);
@@ -376,6 +387,7 @@ void Graph::prepare_packed(const std::vector<::onnx::NodeProto>& nodes, const st
     }
     step.kernel = packed_convolution(Node(node, opset_, model_dir), weight, bias, relu, step.kernel);
     packed_plan_.steps.push_back(std::move(step));
+    packed.push_back({node, weight, bias, relu});
     ++packed_convolutions_;
   }
   if (packed_convolutions_ == 0) {
@@ -384,6 +396,137 @@ void Graph::prepare_packed(const std::vector<::onnx::NodeProto>& nodes, const st
   }
   packed_plan_.removed.insert(packed_plan_.removed.end(), folded_plan_.removed.begin(), folded_plan_.removed.end());
   packed_plan_.index(slot_names_.size());
+  prepare_blocked(packed, model_dir);
+}
+
+// Regions: the regular (ungrouped) packed convolutions, joined by the Relu, Add, MaxPool and
+// GlobalAveragePool steps whose inputs all come from the region. Each dense value a region
+// reads is converted once (a step before its first reader there), each region value read
+// outside (by another step) once after it is made; a run's wanted values are converted at the
+// end. A conversion costs a pass over the value, a blocked convolution saves a part of one
+// convolution's time (docs/performance.md), so a region runs blocked only where its
+// convolutions are at least twice its conversions (graph outputs counted): resnet-like
+// networks form one region, entered once and left at the classifier; MobileNet-like ones,
+// whose depthwise convolutions and ReLU6 clamps stay outside, form small regions left at
+// every block, which stay packed.
+void Graph::prepare_blocked(const std::vector<PackedStep>& packed, const std::string& model_dir) {
+  const auto& steps = packed_plan_.steps;
+  const size_t n = steps.size();
+  std::vector<int> region_of_slot(slot_names_.size(), -1);
+  std::vector<int> region_of_step(n, -1);
+  std::vector<int> parent;  // union-find over the regions as first numbered
+  const auto root = [&](int r) {
+    while (parent[r] != r) r = parent[r] = parent[parent[r]];
+    return r;
+  };
+  const auto data_inputs = [&](size_t k) {
+    const auto& op = packed[k].node.op_type();
+    return std::vector<int>(steps[k].inputs.begin(), steps[k].inputs.begin() + (op == "Add" ? 2 : 1));
+  };
+  for (size_t k = 0; k < n; ++k) {
+    const auto& node = packed[k].node;
+    const auto& op = node.op_type();
+    const auto& step = steps[k];
+    const auto from_region = [&](size_t i) {
+      return step.inputs.size() > i && step.inputs[i] >= 0 && region_of_slot[step.inputs[i]] >= 0;
+    };
+    bool member = false;
+    if (op == "Conv") {
+      member = packed[k].weight.defined() && Node(node, opset_, model_dir).i("group", 1) == 1;
+    } else if (op == "Relu" || op == "GlobalAveragePool") {
+      member = from_region(0);
+    } else if (op == "Add") {
+      member = from_region(0) && from_region(1);
+    } else if (op == "MaxPool") {
+      const Node pool(node, opset_, model_dir);
+      const auto dilations = pool.ints("dilations");
+      member = from_region(0) && step.outputs.size() == 1 && pool.ints("kernel_shape").size() == 2 &&
+               pool.i("ceil_mode", 0) == 0 && std::all_of(dilations.begin(), dilations.end(), [](int64_t d) { return d == 1; });
+    }
+    if (!member || step.outputs.size() != 1) continue;
+    const int region = static_cast<int>(parent.size());
+    parent.push_back(region);
+    for (int in : data_inputs(k))
+      if (in >= 0 && region_of_slot[in] >= 0) parent[root(region_of_slot[in])] = region;
+    region_of_step[k] = region;
+    region_of_slot[step.outputs[0]] = region;
+  }
+  if (parent.empty()) return;
+  for (auto& r : region_of_step)
+    if (r >= 0) r = root(r);
+  for (auto& r : region_of_slot)
+    if (r >= 0) r = root(r);
+
+  // Which region values are read outside (a dense copy is made), and each region's counts.
+  std::vector<char> read_outside(slot_names_.size(), 0);
+  for (size_t k = 0; k < n; ++k) {
+    if (region_of_step[k] >= 0) continue;
+    for (int in : steps[k].inputs)
+      if (in >= 0 && region_of_slot[in] >= 0) read_outside[in] = 1;
+  }
+  std::map<int, int> convolutions, conversions;
+  std::set<std::pair<int, int>> entries;  // (region, dense slot)
+  for (size_t k = 0; k < n; ++k) {
+    const int region = region_of_step[k];
+    if (region < 0) continue;
+    if (packed[k].node.op_type() == "Conv") ++convolutions[region];
+    for (int in : data_inputs(k))
+      if (in >= 0 && region_of_slot[in] < 0 && entries.insert({region, in}).second) ++conversions[region];
+    const int out = steps[k].outputs[0];
+    const bool graph_output = std::any_of(outputs_.begin(), outputs_.end(), [&](const ValueInfo& o) {
+      return slot_by_name_.at(o.name) == out;
+    });
+    conversions[region] += read_outside[out] + graph_output;
+  }
+  std::set<int> kept;
+  for (const auto& [region, count] : convolutions)
+    if (count >= 2 * conversions[region]) kept.insert(region);
+  if (kept.empty()) return;
+
+  std::unordered_map<int, int> blocked_copy, dense_copy;  // slot -> slot of its copy in the other layout
+  for (size_t k = 0; k < n; ++k) {
+    auto step = steps[k];
+    if (!kept.count(region_of_step[k])) {
+      for (auto& in : step.inputs)
+        if (dense_copy.count(in)) in = dense_copy.at(in);
+      blocked_plan_.steps.push_back(std::move(step));
+      continue;
+    }
+    for (int& in : step.inputs) {
+      if (in < 0 || region_of_slot[in] >= 0 || constants_[in].defined()) continue;
+      if (!blocked_copy.count(in)) {
+        const int copy = add_slot(unused_name(slot_name(in) + "/blocked"), "to_mkldnn", "", in);
+        blocked_plan_.steps.push_back({to_blocked(), {in}, {copy}, "'" + slot_name(in) + "' into oneDNN's blocked layout"});
+        blocked_copy[in] = copy;
+      }
+      in = blocked_copy.at(in);
+    }
+    const auto& [node, weight, bias, relu] = packed[k];
+    const auto& op = node.op_type();
+    if (op == "Conv") {
+      step.kernel = blocked_convolution(Node(node, opset_, model_dir), weight, bias, relu, steps[k].kernel);
+      ++blocked_convolutions_;
+    } else if (op == "Relu") {
+      step.kernel = blocked_relu(steps[k].kernel);
+    } else if (op == "Add") {
+      step.kernel = blocked_add(steps[k].kernel);
+    } else if (op == "MaxPool") {
+      step.kernel = blocked_max_pool(Node(node, opset_, model_dir), steps[k].kernel);
+    } else {
+      step.kernel = blocked_global_average_pool(steps[k].kernel);
+    }
+    step.description += " on oneDNN's blocked layout";
+    const int out = step.outputs[0];
+    blocked_plan_.steps.push_back(std::move(step));
+    if (read_outside[out]) {
+      const int copy = add_slot(unused_name(slot_name(out) + "/dense"), "to_dense", "", out);
+      blocked_plan_.steps.push_back({to_dense(), {out}, {copy}, "'" + slot_name(out) + "' out of oneDNN's blocked layout"});
+      dense_copy[out] = copy;
+    }
+  }
+  blocked_regions_ = static_cast<int>(kept.size());
+  blocked_plan_.removed = packed_plan_.removed;
+  blocked_plan_.index(slot_names_.size());
 }
 
 void Graph::find_image_inputs(const ::onnx::GraphProto& graph) {
@@ -436,6 +579,7 @@ const Graph::Plan* Graph::inference_plan(const std::vector<int>& wanted, bool ho
     return !plan.steps.empty() && std::none_of(wanted.begin(), wanted.end(), removed) &&
            std::none_of(given.begin(), given.end(), [&](const auto& entry) { return removed(entry.first); });
   };
+  if (plan_ >= InferencePlan::blocked && runs_all_of(blocked_plan_)) return &blocked_plan_;
   if (plan_ >= InferencePlan::packed && runs_all_of(packed_plan_)) return &packed_plan_;
   if ((folded_batch_norms() > 0 || channels_last_inference()) && runs_all_of(folded_plan_)) return &folded_plan_;
   return nullptr;
@@ -550,7 +694,8 @@ Tensors Graph::run(const Tensors& feeds, const std::vector<int>& wanted, const V
     }
   }
   Tensors out;
-  for (int w : wanted) out.push_back(channels_last ? values[w].contiguous() : values[w]);
+  const bool blocked = plan == &blocked_plan_;
+  for (int w : wanted) out.push_back(blocked ? dense_contiguous(values[w]) : channels_last ? values[w].contiguous() : values[w]);
   return out;
 }
 

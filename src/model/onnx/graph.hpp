@@ -24,6 +24,7 @@ enum class InferencePlan {
   folded,         // BatchNormalization folded into the Conv before it
   channels_last,  // and an image CNN's batch in channels-last (NHWC) memory
   packed,         // and its 2-D float convolutions on oneDNN, weights packed once, ReLU fused
+  blocked,        // and runs of regular convolutions with the ops between them on oneDNN's blocked tensors
 };
 
 struct ValueInfo {
@@ -77,6 +78,13 @@ class Graph {
   // transposed) with float weights.
   int packed_convolutions() const { return plan_ >= InferencePlan::packed ? packed_convolutions_ : 0; }
   int fused_relus() const { return plan_ >= InferencePlan::packed ? fused_relus_ : 0; }
+  // How many of those convolutions the inference plan runs on oneDNN's blocked tensors (the
+  // layout optimize_for_inference converts whole graphs to), and in how many regions: maximal
+  // runs of regular (not grouped) convolutions and the Relu, Add, MaxPool and GlobalAveragePool
+  // nodes between them, entered and left through one conversion per value. A region is taken
+  // where its convolutions are at least twice its conversions (docs/performance.md).
+  int blocked_convolutions() const { return plan_ >= InferencePlan::blocked ? blocked_convolutions_ : 0; }
+  int blocked_regions() const { return plan_ >= InferencePlan::blocked ? blocked_regions_ : 0; }
 
   // Limits what the inference plan does (the default: all it can).
   void limit_inference_plan(InferencePlan plan) { plan_ = plan; }
@@ -91,7 +99,7 @@ class Graph {
   // lead to `given` values do not run. Returns the wanted values. Throws ModelError
   // naming the node if a kernel fails.
   // Runs in c10::InferenceMode without a hook take the inference plan (folded_batch_norms,
-  // channels_last_inference, packed_convolutions) unless a wanted or given value is one it
+  // channels_last_inference, packed_convolutions, blocked_convolutions) unless a wanted or given value is one it
   // folds or fuses away; the others
   // (autograd traces, values captured) run the graph as written, so gradients and activations
   // are the file's own. A channels-last run returns its values contiguous.
@@ -121,6 +129,11 @@ class Graph {
   void prepare_inference(const ::onnx::GraphProto& graph, const std::vector<int>& order, const std::string& model_dir);
   // The packed plan from the folded one, whose steps run `nodes`.
   void prepare_packed(const std::vector<::onnx::NodeProto>& nodes, const std::string& model_dir);
+  // The blocked plan from the packed one, whose steps are described by `packed`.
+  struct PackedStep;
+  void prepare_blocked(const std::vector<PackedStep>& packed, const std::string& model_dir);
+  // `name`, or with underscores added until no value has it.
+  std::string unused_name(std::string name) const;
   // The plan a run takes, nullptr for the graph as written.
   const Plan* inference_plan(const std::vector<int>& wanted, bool hooked, const GivenValues& given) const;
 
@@ -143,14 +156,17 @@ class Graph {
   void find_image_inputs(const ::onnx::GraphProto& graph);
 
   // The inference plans, when they differ from steps_ (empty otherwise): BatchNormalizations
-  // folded, and that with the convolutions packed.
+  // folded, that with the convolutions packed, and that with blocked regions.
   Plan folded_plan_;
   Plan packed_plan_;
+  Plan blocked_plan_;
   int packed_convolutions_ = 0;
   int fused_relus_ = 0;
+  int blocked_convolutions_ = 0;
+  int blocked_regions_ = 0;
   std::vector<int> channels_last_inputs_;  // indices into inputs_
   bool image_cnn_ = false;
-  InferencePlan plan_ = InferencePlan::packed;
+  InferencePlan plan_ = InferencePlan::blocked;
 };
 
 }  // namespace lumos::onnx

@@ -27,13 +27,6 @@ Window resolve_pool_window(const WindowAttributes& attributes, const at::Tensor&
   return resolve_window(attributes, x.sizes().slice(2), attributes.kernel);
 }
 
-// ATen's pools pad both sides equally by at most half the kernel.
-PaddingSplit split_pool_padding(const Window& window) {
-  std::vector<int64_t> limit;
-  for (auto k : window.kernel) limit.push_back(k / 2);
-  return split_padding(window, limit);
-}
-
 void check_pool_rank(size_t spatial) {
   if (spatial < 1 || spatial > 3) {
     throw ModelError("pools over " + std::to_string(spatial) + " spatial dimensions are not supported (1 to 3 are)");

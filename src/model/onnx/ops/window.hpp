@@ -154,4 +154,11 @@ inline PaddingSplit split_padding(const Window& w) {
   return split_padding(w, std::vector<int64_t>(w.pad_begin.size(), std::numeric_limits<int64_t>::max()));
 }
 
+// ATen's pools pad both sides equally by at most half the kernel.
+inline PaddingSplit split_pool_padding(const Window& window) {
+  std::vector<int64_t> limit;
+  for (auto k : window.kernel) limit.push_back(k / 2);
+  return split_padding(window, limit);
+}
+
 }  // namespace lumos::onnx
