@@ -9,6 +9,9 @@
 // channels-last memory, which ATen's convolutions keep through the network), packed (and
 // the convolutions on oneDNN with weights packed once, ReLU fused) or blocked (and runs of
 // regular convolutions on oneDNN's blocked tensors where the model has them: the default).
+// Several levels, comma-separated (--plan packed,blocked), alternate run by run in one
+// process (one warm-up each first), so a shared machine's load falls on each alike; each
+// batch size then prints one line per level: "<batch> <level> <ms per image...>".
 // --profile prints instead, per batch size, the time spent in each top-level ATen op over the
 // timed runs (pytorch_forward.py --profile prints the same for PyTorch).
 #include "lumos/model.hpp"
@@ -26,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -37,14 +41,14 @@ struct Options {
   int warmup = 2;
   bool profile = false;
   bool as_written = false;
-  std::optional<lumos::onnx::InferencePlan> plan;
+  std::vector<std::pair<std::string, lumos::onnx::InferencePlan>> plans;  // empty: the model's whole plan
   std::string model;
   std::vector<int64_t> batches;
 };
 
 [[noreturn]] void usage() {
   std::cerr << "usage: forward_bench [--threads N] [--runs N] [--warmup N] [--profile] [--as-written] "
-               "[--plan folded|channels-last|packed|blocked] MODEL.onnx BATCH...\n";
+               "[--plan folded|channels-last|packed|blocked[,...]] MODEL.onnx BATCH...\n";
   std::exit(2);
 }
 
@@ -69,17 +73,16 @@ Options parse(int argc, char** argv) {
       options.as_written = true;
     } else if (arg == "--plan") {
       if (i + 1 >= argc) usage();
-      const std::string level = argv[++i];
-      if (level == "folded") {
-        options.plan = lumos::onnx::InferencePlan::folded;
-      } else if (level == "channels-last") {
-        options.plan = lumos::onnx::InferencePlan::channels_last;
-      } else if (level == "packed") {
-        options.plan = lumos::onnx::InferencePlan::packed;
-      } else if (level == "blocked") {
-        options.plan = lumos::onnx::InferencePlan::blocked;
-      } else {
-        usage();
+      const std::map<std::string, lumos::onnx::InferencePlan> levels = {
+          {"folded", lumos::onnx::InferencePlan::folded},
+          {"channels-last", lumos::onnx::InferencePlan::channels_last},
+          {"packed", lumos::onnx::InferencePlan::packed},
+          {"blocked", lumos::onnx::InferencePlan::blocked}};
+      std::stringstream list(argv[++i]);
+      for (std::string level; std::getline(list, level, ',');) {
+        const auto found = levels.find(level);
+        if (found == levels.end()) usage();
+        options.plans.emplace_back(*found);
       }
     } else {
       positional.push_back(arg);
@@ -153,7 +156,11 @@ int main(int argc, char** argv) {
   lumos::keep_freed_memory();
   at::set_num_threads(options.threads);
   const auto model = lumos::Model::load(options.model);
-  if (options.plan) dynamic_cast<lumos::onnx::OnnxModel&>(*model).limit_inference_plan(*options.plan);
+  // The plans timed in turn; none given: the model's own.
+  std::vector<std::pair<std::string, std::optional<lumos::onnx::InferencePlan>>> plans(options.plans.begin(),
+                                                                                       options.plans.end());
+  if (plans.empty()) plans.emplace_back("", std::nullopt);
+  if (plans.size() > 1 && options.profile) usage();
   const auto& spec = model->input();
   for (const auto batch : options.batches) {
     const auto shape = spec.layout == lumos::Layout::NCHW
@@ -161,25 +168,31 @@ int main(int argc, char** argv) {
                            : std::vector<int64_t>{batch, spec.height, spec.width, spec.channels};
     at::manual_seed(0);
     auto input = at::randn(shape);
-    std::vector<double> ms_per_image;
+    std::vector<std::vector<double>> ms_per_image(plans.size());
     std::unique_ptr<OpProfile> profile;
     for (int run = 0; run < options.warmup + options.runs; ++run) {
       if (options.profile && run == options.warmup) {
         profile = std::make_unique<OpProfile>();
         OpProfile::start();
       }
-      const auto start = std::chrono::steady_clock::now();
-      const auto scores = options.as_written ? model->trace(input, {}, false).scores : model->scores(input);
-      const std::chrono::duration<double, std::milli> elapsed = std::chrono::steady_clock::now() - start;
-      if (run >= options.warmup) ms_per_image.push_back(elapsed.count() / batch);
+      for (size_t p = 0; p < plans.size(); ++p) {
+        if (plans[p].second) dynamic_cast<lumos::onnx::OnnxModel&>(*model).limit_inference_plan(*plans[p].second);
+        const auto start = std::chrono::steady_clock::now();
+        const auto scores = options.as_written ? model->trace(input, {}, false).scores : model->scores(input);
+        const std::chrono::duration<double, std::milli> elapsed = std::chrono::steady_clock::now() - start;
+        if (run >= options.warmup) ms_per_image[p].push_back(elapsed.count() / batch);
+      }
     }
     if (profile) {
       OpProfile::print(batch, options.runs);
       continue;
     }
-    std::printf("%lld", static_cast<long long>(batch));
-    for (const double ms : ms_per_image) std::printf(" %.3f", ms);
-    std::printf("\n");
+    for (size_t p = 0; p < plans.size(); ++p) {
+      std::printf("%lld", static_cast<long long>(batch));
+      if (plans.size() > 1) std::printf(" %s", plans[p].first.c_str());
+      for (const double ms : ms_per_image[p]) std::printf(" %.3f", ms);
+      std::printf("\n");
+    }
     std::fflush(stdout);
   }
 }

@@ -9,6 +9,7 @@
 #include "support/thread_count.hpp"
 
 #include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -165,15 +166,19 @@ TEST(InferencePlan, TorchvisionBatchNormsAreFoldedAtLoad) {
   EXPECT_EQ(lumos::onnx::OnnxModel(load_fixture("resnet18").onnx, {}).graph().folded_batch_norms(), 0);
 }
 
-// The default plan runs the convolutions on oneDNN with their weights packed at the first batch
-// (ReLU fused where one alone reads the Conv), on a channels-last batch; its scores stay within
-// 1e-4 of the folded plan in NCHW memory and of the graph as written.
+// The default plan runs the convolutions on oneDNN: resnet50's in one blocked region (oneDNN's
+// blocked tensors from the first Conv to the global pool), mobilenet_v2's packed for a
+// channels-last batch (ReLU fused where one alone reads the Conv; its depthwise convolutions
+// and ReLU6 clamps would leave a region at every block). Its scores stay within 1e-4 of the
+// packed plan, of the folded plan in NCHW memory and of the graph as written; a second batch
+// size reuses the packed weights.
 TEST(InferencePlan, TorchvisionConvolutionsArePacked) {
   struct Expected {
     const char* name;
-    int convolutions, relus;
+    int convolutions, relus, blocked;
   };
-  for (const auto& [name, convolutions, relus] : {Expected{"resnet50", 53, 33}, Expected{"mobilenet_v2", 52, 0}}) {
+  for (const auto& [name, convolutions, relus, blocked] :
+       {Expected{"resnet50", 53, 33, 53}, Expected{"mobilenet_v2", 52, 0, 0}}) {
     const auto fixture = fixture_or_failure(name);
     if (!fixture) continue;
     const ThreadCount threads(2);
@@ -181,16 +186,47 @@ TEST(InferencePlan, TorchvisionConvolutionsArePacked) {
     EXPECT_TRUE(model.graph().channels_last_inference()) << name;
     EXPECT_EQ(model.graph().packed_convolutions(), convolutions) << name;
     EXPECT_EQ(model.graph().fused_relus(), relus) << name;
-    const auto packed = model.scores(fixture->input);
+    EXPECT_EQ(model.graph().blocked_convolutions(), blocked) << name;
+    EXPECT_EQ(model.graph().blocked_regions(), blocked > 0 ? 1 : 0) << name;
+    const auto best = model.scores(fixture->input);
     const auto again = model.scores(at::cat({fixture->input, fixture->input.flip(0)}));  // another batch size
     const auto plain = model.trace(fixture->input, {}, false).scores;
+    model.limit_inference_plan(lumos::onnx::InferencePlan::packed);
+    EXPECT_EQ(model.graph().blocked_convolutions(), 0);
+    const auto packed = model.scores(fixture->input);
     model.limit_inference_plan(lumos::onnx::InferencePlan::folded);
     EXPECT_EQ(model.graph().packed_convolutions(), 0);
     const auto folded = model.scores(fixture->input);
-    EXPECT_TRUE(close_to(std::string(name) + " packed vs folded", packed, folded, 1e-4));
-    EXPECT_TRUE(close_to(std::string(name) + " packed vs as written", packed, plain, 1e-4));
-    EXPECT_TRUE(close_to(std::string(name) + " packed, batch twice", again.slice(0, 0, packed.size(0)), packed, 1e-5));
+    const std::string label(name);
+    EXPECT_TRUE(close_to(label + " default vs packed", best, packed, 1e-4));
+    EXPECT_TRUE(close_to(label + " default vs folded", best, folded, 1e-4));
+    EXPECT_TRUE(close_to(label + " default vs as written", best, plain, 1e-4));
+    EXPECT_TRUE(close_to(label + " default, batch twice", again.slice(0, 0, best.size(0)), best, 1e-5));
   }
+}
+
+// Values inside resnet50's blocked region asked for or given (what Score-CAM and the metrics
+// do): layer4's activation comes out dense and matches PyTorch's, and scores given a changed
+// activation match the graph as written given the same.
+TEST(InferencePlan, TorchvisionBlockedRegionValuesAskedForOrGiven) {
+  const auto fixture = fixture_or_failure("resnet50");
+  if (!fixture) return;
+  const ThreadCount threads(2);
+  lumos::onnx::OnnxModel model(fixture->onnx, {});
+  const auto& graph = model.graph();
+  if (graph.blocked_convolutions() == 0) GTEST_SKIP() << "LibTorch without oneDNN";
+  const int layer = graph.slot(fixture->value_name);
+  const int logits = graph.slot(graph.outputs().front().name);
+  ASSERT_GE(layer, 0);
+  const auto given = fixture->activation * 0.5f + 0.1f;
+  const auto no_op = [](int, at::Tensor&) {};  // a watched run: the graph as written
+  c10::InferenceMode inference;
+  const auto both = graph.run({fixture->input}, {layer, logits});
+  EXPECT_FALSE(both[0].is_mkldnn());
+  EXPECT_TRUE(close_to("layer4 asked for", both[0], fixture->activation, kTolerance));
+  EXPECT_TRUE(close_to("logits beside it", both[1], fixture->logits, kTolerance));
+  EXPECT_TRUE(close_to("logits given layer4", graph.run({fixture->input}, {logits}, {}, {{layer, given}})[0],
+                       graph.run({fixture->input}, {logits}, no_op, {{layer, given}})[0], 1e-5));
 }
 
 }  // namespace
