@@ -1,6 +1,6 @@
 #include "model/onnx/ops/blocked.hpp"
 
-#include "model/onnx/ops/window.hpp"
+#include "model/onnx/ops/conv.hpp"
 
 #include <map>
 #include <memory>
@@ -25,13 +25,8 @@ Tensors run_dense(const Kernel& fallback, const Tensors& in) {
 // overwritten (blocked tensors have no views).
 bool is_sole(const at::Tensor& t) { return t.use_count() == 1; }
 
-struct BlockedConvolution {
-  WindowAttributes attributes;
-  int64_t groups = 1;
-  at::Tensor weight;  // the graph's constant (shared, not copied)
-  at::Tensor bias;
-  bool relu = false;
-  Kernel fallback;
+struct BlockedConvolution : PlannedConvolution {
+  using PlannedConvolution::PlannedConvolution;
   std::mutex mutex;
   std::map<std::vector<int64_t>, at::Tensor> weights;  // reordered, by padding
 
@@ -69,13 +64,7 @@ Kernel to_dense() {
 }
 
 Kernel blocked_convolution(const Node& node, at::Tensor weight, at::Tensor bias, bool relu, Kernel fallback) {
-  auto conv = std::make_shared<BlockedConvolution>();
-  conv->attributes = read_window(node);
-  conv->groups = node.i("group", 1);
-  conv->weight = std::move(weight);
-  conv->bias = std::move(bias);
-  conv->relu = relu;
-  conv->fallback = std::move(fallback);
+  auto conv = std::make_shared<BlockedConvolution>(node, std::move(weight), std::move(bias), relu, std::move(fallback));
   return [conv](const Tensors& in) {
     const auto& x = in[0];
     const auto& w = conv->weight;

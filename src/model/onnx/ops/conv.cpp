@@ -147,13 +147,8 @@ c10::IValue call(const c10::OperatorHandle& op, std::vector<c10::IValue> stack) 
 
 // A Conv's weight packed for each input size it met (channels, height, width: oneDNN picks
 // the weight's layout for the input's shape; the batch size may change).
-struct PackedConvolution {
-  WindowAttributes attributes;
-  int64_t groups = 1;
-  at::Tensor weight;  // the graph's constant (shared, not copied)
-  at::Tensor bias;
-  bool relu = false;
-  Kernel plain;
+struct PackedConvolution : PlannedConvolution {
+  using PlannedConvolution::PlannedConvolution;
   std::mutex mutex;
   std::map<std::vector<int64_t>, c10::IValue> contexts;
 
@@ -176,19 +171,13 @@ struct PackedConvolution {
 bool packed_convolutions_available() { return conv2d_prepack() && conv2d_run(); }
 
 Kernel packed_convolution(const Node& node, at::Tensor weight, at::Tensor bias, bool relu, Kernel plain) {
-  auto conv = std::make_shared<PackedConvolution>();
-  conv->attributes = read_window(node);
-  conv->groups = node.i("group", 1);
-  conv->weight = std::move(weight);
-  conv->bias = std::move(bias);
-  conv->relu = relu;
-  conv->plain = std::move(plain);
+  auto conv = std::make_shared<PackedConvolution>(node, std::move(weight), std::move(bias), relu, std::move(plain));
   return [conv](const Tensors& in) {
     const auto& x = in[0];
     const auto& w = conv->weight;
     if (x.dim() != 4 || x.scalar_type() != at::kFloat || !x.device().is_cpu() || x.size(0) == 0 ||
         x.size(1) != w.size(1) * conv->groups) {
-      auto out = conv->plain(in);
+      auto out = conv->fallback(in);
       if (conv->relu) out[0] = at::relu(out[0]);
       return out;
     }
