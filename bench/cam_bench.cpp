@@ -3,7 +3,10 @@
 // backward), Ablation-CAM (one pass of the model's head per channel), and Score-CAM in fp32
 // and in the opt-in bf16 mode.
 // Usage: cam_bench [--threads N] [--runs N] [--batch N] [--perturbation-batch N] [--no-scorecam]
-//                  [--bf16 | --no-bf16] [--input FILE.npy] MODEL.onnx
+//                  [--bf16 | --no-bf16] [--input FILE.npy] [--time METHOD] MODEL.onnx
+// --time METHOD times that one method alone (e.g. scorecam, ablationcam: what
+// bench/run_methods_bench.sh sets beside pytorch-grad-cam): one warm-up forward of a
+// perturbation batch, then one timed run; prints "METHOD SECONDS_PER_IMAGE".
 // Score-CAM in bf16 is measured by default only where the CPU has native bf16 (AMX or
 // AVX512-BF16): elsewhere it is emulated, several times slower, and takes many minutes.
 // Prints a Markdown table row: medians over --runs rounds after one warm-up (Score-CAM: one run).
@@ -35,12 +38,13 @@ struct Options {
   bool scorecam = true;
   bool bf16 = lumos::cpu_has_native_bf16();
   std::string input;
+  std::string timed_method;
   std::string model;
 };
 
 [[noreturn]] void usage() {
   std::cerr << "usage: cam_bench [--threads N] [--runs N] [--batch N] [--perturbation-batch N] [--no-scorecam] "
-               "[--bf16 | --no-bf16] [--input FILE.npy] MODEL.onnx\n";
+               "[--bf16 | --no-bf16] [--input FILE.npy] [--time METHOD] MODEL.onnx\n";
   std::exit(2);
 }
 
@@ -57,10 +61,11 @@ Options parse(int argc, char** argv) {
     else if (arg == "--bf16") o.bf16 = true;
     else if (arg == "--no-bf16") o.bf16 = false;
     else if (arg == "--input") o.input = args.value();
+    else if (arg == "--time") o.timed_method = args.value();
     else if (!arg.empty() && arg[0] != '-' && o.model.empty()) o.model = arg;
     else usage();
   }
-  if (o.model.empty() || o.runs < 1 || o.batch < 1) usage();
+  if (o.model.empty() || o.runs < 1 || o.batch < 1 || o.perturbation_batch < 1) usage();
   return o;
 }
 
@@ -110,6 +115,16 @@ int main(int argc, char** argv) {
   auto cam = [&](std::vector<M> methods, lumos::CamOptions options = {}) {
     return lumos::CamExplainer(*model, std::move(methods), std::move(options)).explain(images, top1);
   };
+  if (!o.timed_method.empty()) {
+    const auto method = lumos::parse_cam_method(o.timed_method);
+    lumos::CamOptions options;
+    options.perturbation_batch = o.perturbation_batch;
+    // Warm-up: kernels and the packed weights for the perturbation batch's size.
+    model->scores(images.slice(0, 0, 1).expand({o.perturbation_batch, -1, -1, -1}).contiguous());
+    const double ms = bench::elapsed_ms([&] { cam({method}, options); });
+    std::printf("%s %.3f\n", lumos::to_string(method).c_str(), ms / 1000 / o.batch);
+    return 0;
+  }
 
   lumos::CamOptions ablation_options;
   ablation_options.perturbation_batch = o.perturbation_batch;

@@ -50,6 +50,17 @@ def chelsea(size=224):
     return np.uint8(np.clip(tv.square_resized(skimage.data.chelsea(), size) * 255 + 0.5, 0, 255))
 
 
+def softmax_classifier(model):
+    """lime's classifier_fn as users write it: uint8 RGB images [N, H, W, 3] to softmax scores."""
+
+    def classifier_fn(images):
+        batch = torch.from_numpy(((np.float32(images) / 255 - MEAN) / STD).transpose(0, 3, 1, 2).copy())
+        with torch.no_grad():
+            return torch.softmax(model(batch), dim=1).numpy()
+
+    return classifier_fn
+
+
 def timed(call):
     start = time.perf_counter()
     result = call()
@@ -119,11 +130,7 @@ def bench_lime(args, lumos):
     lumos_model = lumos.Model(os.path.join(args.fixtures, "torchvision", "resnet18.onnx"))
     image = chelsea()
 
-    def torch_classifier(images):
-        batch = torch.from_numpy(((np.float32(images) / 255 - MEAN) / STD).transpose(0, 3, 1, 2).copy())
-        with torch.no_grad():
-            return torch.softmax(model(batch), dim=1).numpy()
-
+    torch_classifier = softmax_classifier(model)
     settings = dict(top_labels=5, hide_color=0, num_samples=args.lime_samples, batch_size=args.lime_batch,
                     random_seed=0)
     sides = {

@@ -4,6 +4,7 @@
 #include "support/fixture_json.hpp"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
@@ -175,6 +176,44 @@ TEST(Preprocess, LaysOutNhwcAndGreyAndBatches) {
 
   EXPECT_THROW(lumos::make_batch({Image(a)}, spec(lumos::Layout::NCHW, 4, 3, 4), unit, {4, 3}), lumos::InputError);
   EXPECT_THROW(lumos::make_batch({}, spec(lumos::Layout::NCHW, 3, 3, 4), unit, {4, 3}), lumos::InputError);
+}
+
+// make_batch writes each value in one pass; the batch must equal, bit for bit, what ATen's
+// torchvision-like ops give (float, / divisor, - mean, / std, stacked, laid out), so that
+// scores and LIME's explanations do not depend on how the batch was made or on the threads.
+TEST(Preprocess, BatchIsBitIdenticalToTheTensorOps) {
+  at::manual_seed(0);
+  std::vector<Image> images;
+  for (int i = 0; i < 9; ++i) {
+    cv::Mat m(i < 6 ? 24 : 17, i < 6 ? 20 : 31, CV_8UC3);  // the last three are resized
+    cv::randu(m, 0, 256);
+    images.emplace_back(m);
+  }
+  const cv::Size size(20, 24);
+  const int threads_before = at::get_num_threads();
+  for (const char* preset : {"imagenet", "caffe", "tf"}) {
+    const auto preprocess = lumos::Preprocess::named(preset);
+    std::vector<at::Tensor> samples;
+    for (const auto& image : images) {
+      cv::Mat pixels = lumos::resize(image, size, preprocess.fit).pixels();
+      if (preprocess.bgr) cv::cvtColor(pixels, pixels, cv::COLOR_RGB2BGR);
+      samples.push_back(at::from_blob(pixels.data, {size.height, size.width, 3}, at::kByte)
+                            .to(at::kFloat)
+                            .div_(preprocess.divisor)
+                            .sub_(at::tensor(std::vector<float>(preprocess.mean.begin(), preprocess.mean.end())))
+                            .div_(at::tensor(std::vector<float>(preprocess.std.begin(), preprocess.std.end()))));
+    }
+    const at::Tensor expected = at::stack(samples);
+    for (int threads : {1, 2}) {
+      at::set_num_threads(threads);
+      const auto nhwc = lumos::make_batch(images, spec(lumos::Layout::NHWC, 3, 24, 20), preprocess, size);
+      const auto nchw = lumos::make_batch(images, spec(lumos::Layout::NCHW, 3, 24, 20), preprocess, size);
+      EXPECT_TRUE(at::equal(nhwc, expected)) << preset << ", " << threads << " threads";
+      EXPECT_TRUE(at::equal(nchw, expected.permute({0, 3, 1, 2}))) << preset << ", " << threads << " threads";
+      EXPECT_TRUE(nchw.is_contiguous() && nhwc.is_contiguous());
+    }
+  }
+  at::set_num_threads(threads_before);
 }
 
 TEST(Preprocess, CentreCropKeepsTheAspect) {
