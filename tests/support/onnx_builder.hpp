@@ -34,6 +34,14 @@ class OnnxBuilder {
     for (auto v : values) t->add_float_data(v);
     return *this;
   }
+  OnnxBuilder& initializer(const std::string& name, const std::vector<int64_t>& values) {
+    auto* t = model_.mutable_graph()->add_initializer();
+    t->set_name(name);
+    t->set_data_type(::onnx::TensorProto::INT64);
+    t->add_dims(static_cast<int64_t>(values.size()));
+    for (auto v : values) t->add_int64_data(v);
+    return *this;
+  }
   ::onnx::NodeProto& node(const std::string& op, const std::vector<std::string>& inputs,
                           const std::vector<std::string>& outputs, const std::string& name = "") {
     auto* n = model_.mutable_graph()->add_node();

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <tuple>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -275,6 +276,27 @@ TEST(KerasModel, BatchNormsAreFoldedIntoTheConvolutionsAtLoad) {
   const auto plain = model->trace(input, {}, false).scores;
   EXPECT_TRUE(close_to("folded scores", folded, plain, 1e-5));
   EXPECT_FALSE(at::equal(folded, plain)) << "the folded graph did not run";
+}
+
+// keras.applications' ResNets pad the image with zeros before their first convolution
+// (conv1_pad; ResNetV2 also before each block's 3x3 one): they are image CNNs all the same,
+// those Pads are folded into the convolutions, and scores() runs the packed plan (ResNet50's
+// blocks on blocked tensors; ResNetV2's BatchNormalizations before its convolutions end the
+// regions), within float rounding of the graph as written.
+TEST(KerasModel, ZeroPaddedResNetsGetTheWholeInferencePlan) {
+  for (const auto& [name, pads, blocked] : {std::tuple{"resnet50", 1, 52}, {"resnet50v2", 17, 0}}) {
+    SCOPED_TRACE(name);
+    auto model = lumos::Model::load(kKeras + name + "/model.keras");
+    const auto input = lumos::read_npy(kKeras + name + "/input.npy");
+    const auto& graph = dynamic_cast<const lumos::onnx::OnnxModel&>(*model).graph();
+    EXPECT_EQ(graph.folded_pads(), pads);
+    EXPECT_EQ(graph.packed_convolutions(), 53);
+    EXPECT_EQ(graph.blocked_convolutions(), blocked);
+    const auto planned = model->scores(input);
+    const auto plain = model->trace(input, {}, false).scores;
+    EXPECT_TRUE(close_to("planned scores", planned, plain, 1e-5));
+    EXPECT_FALSE(at::equal(planned, plain)) << "the inference plan did not run";
+  }
 }
 
 TEST(KerasModel, LimeExplainsAKerasModel) {

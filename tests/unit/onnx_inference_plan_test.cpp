@@ -13,6 +13,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cmath>
+#include <tuple>
 
 namespace {
 
@@ -182,6 +183,89 @@ TEST(InferencePlan, GivesAnImageCnnItsBatchInChannelsLastMemory) {
   EXPECT_TRUE(conv_norm_relu().channels_last_inference());
   EXPECT_TRUE(close_to("folded, channels-last", conv_norm_relu().run({x}, {conv_norm_relu().slot("out")}).front(),
                        reference(conv_reference(x)), 1e-6));
+}
+
+namespace {
+
+struct PadVariant {
+  std::vector<int64_t> pads{0, 0, 1, 1, 0, 0, 1, 1};  // ONNX order: begins, then ends, per axis
+  float value = 0;
+  bool pad_is_an_output = false;
+};
+
+// x [N, 3, 6, 6] -> Pad (Keras's ZeroPadding2D) "padded" -> Conv (no pads) -> BatchNormalization
+// -> Relu -> "out": conv_norm_relu with its Conv's padding done by a node before it.
+Graph pad_conv_norm_relu(const PadVariant& v = {}) {
+  OnnxBuilder b(15);
+  b.input("x", {-1, 3, 6, 6});
+  b.initializer("pads", v.pads);
+  b.initializer("value", {}, {v.value});
+  b.initializer("w", {kChannels, 3, 3, 3}, kWeight);
+  b.initializer("b", {kChannels}, kBias);
+  for (const auto& [name, values] : {std::pair{"scale", kScale}, {"shift", kShift}, {"mean", kMean}, {"var", kVariance}}) {
+    b.initializer(name, {kChannels}, values);
+  }
+  b.node("Pad", {"x", "pads", "value"}, {"padded"}, "pad");
+  b.node("Conv", {"padded", "w", "b"}, {"conv"}, "conv");
+  auto& norm = b.node("BatchNormalization", {"conv", "scale", "shift", "mean", "var"}, {"norm"}, "norm");
+  auto* epsilon = norm.add_attribute();
+  epsilon->set_name("epsilon");
+  epsilon->set_type(::onnx::AttributeProto::FLOAT);
+  epsilon->set_f(kEpsilon);
+  b.node("Relu", {"norm"}, {"out"}, "relu");
+  b.output("out", {-1, kChannels, -1, -1});
+  if (v.pad_is_an_output) b.output("padded", {-1, 3, -1, -1});
+  return Graph(b.proto(), "");
+}
+
+at::Tensor padded_reference(const at::Tensor& x, const PadVariant& v = {}) {
+  const auto& p = v.pads;
+  const auto padded = at::constant_pad_nd(x, {p[3], p[7], p[2], p[6], p[1], p[5], p[0], p[4]}, v.value);
+  return reference(at::conv2d(padded, tensor(kWeight, {kChannels, 3, 3, 3}), tensor(kBias, {kChannels})));
+}
+
+}  // namespace
+
+// A zero Pad of the spatial axes before the first Conv (keras.applications' ResNet50) leaves
+// the model an image CNN, and is folded into the Conv where the Conv's padding stays equal
+// on both sides; the Pad's own value asked for, or watched, runs the graph as written.
+TEST(InferencePlan, FoldsAZeroPadIntoTheConvAfterIt) {
+  const auto graph = pad_conv_norm_relu();
+  EXPECT_EQ(graph.folded_pads(), 1);
+  EXPECT_EQ(graph.folded_batch_norms(), 1);
+  EXPECT_TRUE(graph.channels_last_inference());
+  if (lumos::onnx::packed_convolutions_available()) EXPECT_EQ(graph.packed_convolutions(), 1);
+  const auto x = images();
+  const int out = graph.slot("out");
+  const int padded = graph.slot("padded");
+  c10::InferenceMode inference;
+  EXPECT_TRUE(close_to("pad folded", graph.run({x}, {out}).front(), padded_reference(x), 1e-6));
+  const auto both = graph.run({x}, {out, padded});
+  EXPECT_TRUE(at::equal(both[1], at::constant_pad_nd(x, {1, 1, 1, 1})));
+  EXPECT_TRUE(close_to("as written", both[0], padded_reference(x), 1e-6));
+  int seen = 0;
+  graph.run({x}, {out}, [&](int slot, at::Tensor&) { seen += slot == padded; });
+  EXPECT_EQ(seen, 1);
+}
+
+// Pads the Conv cannot take as its own padding stay (the image CNN's plan runs them), and
+// give what the graph as written gives.
+TEST(InferencePlan, LeavesPadsThatCannotBeFolded) {
+  PadVariant one_sided, valued, batch, read_twice;
+  one_sided.pads = {0, 0, 0, 0, 0, 0, 1, 1};  // MobileNetV2's stride-2 blocks: bottom and right
+  valued.value = 0.5f;
+  batch.pads = {1, 0, 1, 1, 0, 0, 1, 1};  // an image of zeros added before the batch
+  read_twice.pad_is_an_output = true;
+  const auto x = images();
+  for (const auto& [what, variant, image_cnn] : {std::tuple{"one-sided", one_sided, true}, {"valued", valued, false},
+                                                 {"batch padded", batch, false}, {"read twice", read_twice, true}}) {
+    SCOPED_TRACE(what);
+    const auto graph = pad_conv_norm_relu(variant);
+    EXPECT_EQ(graph.folded_pads(), 0);
+    EXPECT_EQ(graph.channels_last_inference(), image_cnn);
+    c10::InferenceMode inference;
+    EXPECT_TRUE(close_to(what, graph.run({x}, {graph.slot("out")}).front(), padded_reference(x, variant), 1e-6));
+  }
 }
 
 // conv_norm_relu's Conv (BatchNormalization folded in) runs packed with the Relu fused, on any

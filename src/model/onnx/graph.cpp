@@ -2,8 +2,10 @@
 
 #include "lumos/error.hpp"
 #include "lumos/file.hpp"
+#include "model/onnx/ops/axes.hpp"
 #include "model/onnx/ops/blocked.hpp"
 #include "model/onnx/ops/conv.hpp"
+#include "model/onnx/ops/window.hpp"
 #include "model/onnx/tensor_proto.hpp"
 
 #include <c10/core/InferenceMode.h>
@@ -276,50 +278,133 @@ void Graph::prepare_inference(const ::onnx::GraphProto& graph, const std::vector
     norm_of_conv[index] = reader;
     folded_norms.insert(reader);
   }
-  if (norm_of_conv.empty() && !image_cnn_) return;
+  // Zero Pads read by one Conv alone, whose padding with the Pad's added stays equal on both
+  // sides (Keras's ZeroPadding2D before a "valid" convolution): ATen's convolution pads such a
+  // window itself. Unequal sums (MobileNetV2's stride-2 blocks pad bottom and right) stay: the
+  // Conv kernel would pad the difference first, the copy the Pad makes.
+  std::unordered_map<int, std::pair<int, std::vector<int64_t>>> pad_of_conv;  // Conv node -> (Pad node, Conv pads)
+  std::set<int> folded_pad_nodes;
+  for (int index : order) {
+    const auto& pad = graph.node(index);
+    if (pad.op_type() != "Pad" || pad.output_size() != 1 || readers[pad.output(0)] != 1) continue;
+    const int reader = reader_node[pad.output(0)];
+    const auto& conv = graph.node(reader);
+    if (conv.op_type() != "Conv" || conv.input_size() < 2 || conv.input(0) != pad.output(0)) continue;
+    const auto weight = constant(conv.input(1));
+    if (!weight.defined() || weight.dim() < 3) continue;
+    const auto added = spatial_zero_pads(pad, weight.dim());
+    const auto window = read_window(Node(conv, opset_, model_dir));
+    const bool same = window.auto_pad == AutoPad::SameUpper || window.auto_pad == AutoPad::SameLower;
+    if (!added || same) continue;
+    auto pads = window.auto_pad == AutoPad::Valid || window.pads.empty() ? std::vector<int64_t>(added->size(), 0) : window.pads;
+    if (pads.size() != added->size()) continue;
+    const size_t spatial = pads.size() / 2;
+    bool equal_sides = true;
+    for (size_t i = 0; i < pads.size(); ++i) pads[i] += (*added)[i];
+    for (size_t i = 0; i < spatial; ++i) equal_sides = equal_sides && pads[i] == pads[spatial + i];
+    if (!equal_sides) continue;
+    pad_of_conv[reader] = {index, std::move(pads)};
+    folded_pad_nodes.insert(index);
+  }
+  if (norm_of_conv.empty() && pad_of_conv.empty() && !image_cnn_) return;
   std::vector<::onnx::NodeProto> plan_nodes;  // what each step of the folded plan runs
 
   const auto* conv_entry = OpRegistry::instance().find("Conv", opset_);
   for (size_t k = 0; k < order.size(); ++k) {
     const int index = order[k];
-    if (folded_norms.count(index)) continue;
+    if (folded_norms.count(index) || folded_pad_nodes.count(index)) continue;
     const auto fold = norm_of_conv.find(index);
-    if (fold == norm_of_conv.end()) {
+    const auto padded = pad_of_conv.find(index);
+    if (fold == norm_of_conv.end() && padded == pad_of_conv.end()) {
       folded_plan_.steps.push_back(steps_[k]);
       plan_nodes.push_back(graph.node(index));
       continue;
     }
     const auto& conv = graph.node(index);
-    const auto& norm = graph.node(fold->second);
-    const Node norm_node(norm, opset_, model_dir);
-    Tensors norm_constants;
-    for (int i = 1; i < 5; ++i) norm_constants.push_back(constant(norm.input(i)));
-    const bool has_bias = conv.input_size() > 2 && !conv.input(2).empty();
-    auto [weight, bias] = fold_batch_norm(constant(conv.input(1)), has_bias ? constant(conv.input(2)) : at::Tensor(),
-                                          norm_constants, norm_node.f("epsilon", 1e-5f));
-    const std::string stem = (conv.name().empty() ? conv.output(0) : conv.name()) + "/batch_norm_folded_";
-    const auto weight_name = unused_name(stem + "weight");
-    const int weight_slot = add_slot(weight_name, "initializer", "", -1);
-    constants_[weight_slot] = std::move(weight);
-    const auto bias_name = unused_name(stem + "bias");
-    const int bias_slot = add_slot(bias_name, "initializer", "", -1);
-    constants_[bias_slot] = std::move(bias);
-
     ::onnx::NodeProto fused(conv);
-    fused.clear_input();
-    for (const auto& name : {conv.input(0), weight_name, bias_name}) fused.add_input(name);
-    fused.set_output(0, norm.output(0));
-    Step step;
-    step.description = steps_[k].description + " with " + norm_node.describe() + " folded in";
+    Step step = steps_[k];
+    if (padded != pad_of_conv.end()) {
+      const auto& pad = graph.node(padded->second.first);
+      fused.set_input(0, pad.input(0));
+      auto& attributes = *fused.mutable_attribute();
+      attributes.erase(std::remove_if(attributes.begin(), attributes.end(),
+                                      [](const auto& a) { return a.name() == "pads" || a.name() == "auto_pad"; }),
+                       attributes.end());
+      auto& pads = *fused.add_attribute();
+      pads.set_name("pads");
+      pads.set_type(::onnx::AttributeProto::INTS);
+      for (int64_t p : padded->second.second) pads.add_ints(p);
+      step.inputs[0] = slot_by_name_.at(pad.input(0));
+      step.description += " with " + Node(pad, opset_, model_dir).describe() + " folded in";
+      folded_plan_.removed.push_back(slot_by_name_.at(pad.output(0)));
+      ++folded_pads_;
+    }
+    if (fold != norm_of_conv.end()) {
+      const auto& norm = graph.node(fold->second);
+      const Node norm_node(norm, opset_, model_dir);
+      Tensors norm_constants;
+      for (int i = 1; i < 5; ++i) norm_constants.push_back(constant(norm.input(i)));
+      const bool has_bias = conv.input_size() > 2 && !conv.input(2).empty();
+      auto [weight, bias] = fold_batch_norm(constant(conv.input(1)), has_bias ? constant(conv.input(2)) : at::Tensor(),
+                                            norm_constants, norm_node.f("epsilon", 1e-5f));
+      const std::string stem = (conv.name().empty() ? conv.output(0) : conv.name()) + "/batch_norm_folded_";
+      const auto weight_name = unused_name(stem + "weight");
+      const int weight_slot = add_slot(weight_name, "initializer", "", -1);
+      constants_[weight_slot] = std::move(weight);
+      const auto bias_name = unused_name(stem + "bias");
+      const int bias_slot = add_slot(bias_name, "initializer", "", -1);
+      constants_[bias_slot] = std::move(bias);
+
+      const auto data = fused.input(0);
+      fused.clear_input();
+      for (const auto& name : {data, weight_name, bias_name}) fused.add_input(name);
+      fused.set_output(0, norm.output(0));
+      step.description += " with " + norm_node.describe() + " folded in";
+      step.inputs = {step.inputs[0], weight_slot, bias_slot};
+      step.outputs = {slot_by_name_.at(norm.output(0))};
+      folded_plan_.removed.push_back(slot_by_name_.at(conv.output(0)));
+      ++folded_batch_norms_;
+    }
     step.kernel = conv_entry->make(Node(fused, opset_, model_dir));
-    step.inputs = {slot_by_name_.at(conv.input(0)), weight_slot, bias_slot};
-    step.outputs = {slot_by_name_.at(norm.output(0))};
     folded_plan_.steps.push_back(std::move(step));
-    folded_plan_.removed.push_back(slot_by_name_.at(conv.output(0)));
     plan_nodes.push_back(std::move(fused));
   }
   folded_plan_.index(slot_names_.size());
   prepare_packed(plan_nodes, model_dir);
+}
+
+std::optional<std::vector<int64_t>> Graph::spatial_zero_pads(const ::onnx::NodeProto& proto, int64_t rank) const {
+  const Node node(proto, opset_);
+  if (node.s("mode", "constant") != "constant") return std::nullopt;
+  std::vector<int64_t> pads;
+  auto pad_axes = axes::all(rank);
+  if (opset_ < 11) {
+    pads = node.ints(opset_ < 2 ? "paddings" : "pads");
+    if (node.f("value", 0.0f) != 0.0f) return std::nullopt;
+  } else {
+    // Inputs: data, pads, constant_value and (opset 18 on) axes, the last two optional.
+    const auto given = [&](int i) { return proto.input_size() > i && !proto.input(i).empty(); };
+    const auto integers = [](const at::Tensor& t) { return t.defined() && at::isIntegralType(t.scalar_type(), false); };
+    const auto pads_value = given(1) ? constant(proto.input(1)) : at::Tensor();
+    const auto value = given(2) ? constant(proto.input(2)) : at::Tensor();
+    const auto axes_value = given(3) ? constant(proto.input(3)) : at::Tensor();
+    if (!integers(pads_value) || (given(2) && !value.defined()) || (given(3) && !integers(axes_value))) return std::nullopt;
+    if (value.defined() && (value.numel() > 1 || (value.numel() == 1 && value.item<double>() != 0))) return std::nullopt;
+    pads = axes::read_ints(pads_value, "pads");
+    if (axes_value.defined()) pad_axes = axes::read_ints(axes_value, "axes");
+  }
+  if (pads.size() != 2 * pad_axes.size()) return std::nullopt;
+  std::vector<int64_t> begin(rank, 0), end(rank, 0);
+  for (size_t i = 0; i < pad_axes.size(); ++i) {
+    const int64_t axis = pad_axes[i] < 0 ? pad_axes[i] + rank : pad_axes[i];
+    if (axis < 0 || axis >= rank || pads[i] < 0 || pads[pad_axes.size() + i] < 0) return std::nullopt;
+    begin[axis] = pads[i];
+    end[axis] = pads[pad_axes.size() + i];
+  }
+  if (begin[0] != 0 || end[0] != 0 || begin[1] != 0 || end[1] != 0) return std::nullopt;
+  std::vector<int64_t> spatial(begin.begin() + 2, begin.end());
+  spatial.insert(spatial.end(), end.begin() + 2, end.end());
+  return spatial;
 }
 
 std::string Graph::unused_name(std::string name) const {
@@ -564,7 +649,9 @@ void Graph::find_image_inputs(const ::onnx::GraphProto& graph) {
           }
         }
         if (node.output_size() != 1) continue;
-        if (elementwise.count(node.op_type())) pending.emplace_back(node.output(0), transposed);
+        // ATen's constant padding keeps its input's memory format.
+        const bool keeps_layout = elementwise.count(node.op_type()) || (node.op_type() == "Pad" && spatial_zero_pads(node, 4));
+        if (keeps_layout) pending.emplace_back(node.output(0), transposed);
         if (!transposed && is_nhwc_to_nchw(node)) pending.emplace_back(node.output(0), true);
       }
     }
@@ -582,7 +669,7 @@ const Graph::Plan* Graph::inference_plan(const std::vector<int>& wanted, bool ho
   };
   if (plan_ >= InferencePlan::blocked && runs_all_of(blocked_plan_)) return &blocked_plan_;
   if (plan_ >= InferencePlan::packed && runs_all_of(packed_plan_)) return &packed_plan_;
-  if ((folded_batch_norms() > 0 || channels_last_inference()) && runs_all_of(folded_plan_)) return &folded_plan_;
+  if ((folded_batch_norms() > 0 || folded_pads() > 0 || channels_last_inference()) && runs_all_of(folded_plan_)) return &folded_plan_;
   return nullptr;
 }
 

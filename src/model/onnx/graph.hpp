@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -21,7 +22,7 @@ namespace lumos::onnx {
 // before, per model, where the model allows it. The lower levels are there to measure each
 // step (forward_bench --plan) or to rule one out.
 enum class InferencePlan {
-  folded,         // BatchNormalization folded into the Conv before it
+  folded,         // BatchNormalization folded into the Conv before it, a zero Pad into the Conv after it
   channels_last,  // and an image CNN's batch in channels-last (NHWC) memory
   packed,         // and its 2-D float convolutions on oneDNN, weights packed once, ReLU fused
   blocked,        // and runs of regular convolutions with the ops between them on oneDNN's blocked tensors
@@ -66,11 +67,17 @@ class Graph {
   // How many BatchNormalizations (inference form) are folded into the Conv before them (one
   // whose output nothing else reads), its weight and bias scaled once at load: the inference
   // plan runs the result.
-  int folded_batch_norms() const { return static_cast<int>(folded_plan_.removed.size()); }
+  int folded_batch_norms() const { return folded_batch_norms_; }
+  // How many Pads that add zeros around the spatial axes (Keras's ZeroPadding2D) are folded
+  // into the Conv that alone reads them, where the Conv's padding then stays equal on both
+  // sides of each axis: the Conv pads while it convolves, and the plan copies the value once
+  // fewer (onnxruntime's pad fusion).
+  int folded_pads() const { return folded_pads_; }
   // Whether the inference plan gives the image input in channels-last memory: a 4-D input
-  // that reaches a 2-D Conv through elementwise ops alone (an NCHW image batch; an NHWC one,
-  // Keras's, goes through a Transpose, whose view is channels-last already). ATen's
-  // convolutions, pools and elementwise ops then keep that memory format through the network.
+  // that reaches a 2-D Conv through elementwise ops and zero Pads of the spatial axes alone (an
+  // NCHW image batch; an NHWC one, Keras's, goes through a Transpose, whose view is
+  // channels-last already). ATen's convolutions, pools, constant pads and elementwise ops then
+  // keep that memory format through the network.
   bool channels_last_inference() const { return plan_ >= InferencePlan::channels_last && !channels_last_inputs_.empty(); }
   // How many 2-D convolutions the inference plan runs on oneDNN with their weights packed once
   // (mkldnn_prepacked, what torch.jit.optimize_for_inference's graphs run), and how many
@@ -99,10 +106,9 @@ class Graph {
   // lead to `given` values do not run. Returns the wanted values. Throws ModelError
   // naming the node if a kernel fails.
   // Runs in c10::InferenceMode without a hook take the inference plan (folded_batch_norms,
-  // channels_last_inference, packed_convolutions, blocked_convolutions) unless a wanted or given value is one it
-  // folds or fuses away; the others
-  // (autograd traces, values captured) run the graph as written, so gradients and activations
-  // are the file's own. A channels-last run returns its values contiguous.
+  // folded_pads, channels_last_inference, packed_convolutions, blocked_convolutions) unless a
+  // wanted or given value is one it folds or fuses away; the others (autograd traces, values
+  // captured) run the graph as written, so gradients and activations are the file's own. A channels-last run returns its values contiguous.
   Tensors run(const Tensors& feeds, const std::vector<int>& wanted, const ValueHook& hook = {},
               const GivenValues& given = {}) const;
 
@@ -132,6 +138,10 @@ class Graph {
   // The blocked plan from the packed one, whose steps are described by `packed`.
   struct PackedStep;
   void prepare_blocked(const std::vector<PackedStep>& packed, const std::string& model_dir);
+  // The pads a Pad node adds to the spatial axes (2 on) of a rank-`rank` input, as a Conv's
+  // pads attribute lists them (begins, then ends), if it adds zeros there alone and its pads
+  // are constants; nullopt for any other Pad.
+  std::optional<std::vector<int64_t>> spatial_zero_pads(const ::onnx::NodeProto& pad, int64_t rank) const;
   // `name`, or with underscores added until no value has it.
   std::string unused_name(std::string name) const;
   // The plan a run takes, nullptr for the graph as written.
@@ -160,6 +170,8 @@ class Graph {
   Plan folded_plan_;
   Plan packed_plan_;
   Plan blocked_plan_;
+  int folded_batch_norms_ = 0;
+  int folded_pads_ = 0;
   int packed_convolutions_ = 0;
   int fused_relus_ = 0;
   int blocked_convolutions_ = 0;
