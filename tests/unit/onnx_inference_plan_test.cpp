@@ -191,21 +191,27 @@ struct PadVariant {
   std::vector<int64_t> pads{0, 0, 1, 1, 0, 0, 1, 1};  // ONNX order: begins, then ends, per axis
   float value = 0;
   bool pad_is_an_output = false;
+  std::vector<int64_t> axes;  // given: opset 18's axes input, `pads` listing those axes only
 };
 
 // x [N, 3, 6, 6] -> Pad (Keras's ZeroPadding2D) "padded" -> Conv (no pads) -> BatchNormalization
 // -> Relu -> "out": conv_norm_relu with its Conv's padding done by a node before it.
 Graph pad_conv_norm_relu(const PadVariant& v = {}) {
-  OnnxBuilder b(15);
+  OnnxBuilder b(v.axes.empty() ? 15 : 18);
   b.input("x", {-1, 3, 6, 6});
   b.initializer("pads", v.pads);
   b.initializer("value", {}, {v.value});
+  if (!v.axes.empty()) b.initializer("axes", v.axes);
   b.initializer("w", {kChannels, 3, 3, 3}, kWeight);
   b.initializer("b", {kChannels}, kBias);
   for (const auto& [name, values] : {std::pair{"scale", kScale}, {"shift", kShift}, {"mean", kMean}, {"var", kVariance}}) {
     b.initializer(name, {kChannels}, values);
   }
-  b.node("Pad", {"x", "pads", "value"}, {"padded"}, "pad");
+  if (v.axes.empty()) {
+    b.node("Pad", {"x", "pads", "value"}, {"padded"}, "pad");
+  } else {
+    b.node("Pad", {"x", "pads", "value", "axes"}, {"padded"}, "pad");
+  }
   b.node("Conv", {"padded", "w", "b"}, {"conv"}, "conv");
   auto& norm = b.node("BatchNormalization", {"conv", "scale", "shift", "mean", "var"}, {"norm"}, "norm");
   auto* epsilon = norm.add_attribute();
@@ -230,6 +236,16 @@ at::Tensor padded_reference(const at::Tensor& x, const PadVariant& v = {}) {
 // the model an image CNN, and is folded into the Conv where the Conv's padding stays equal
 // on both sides; the Pad's own value asked for, or watched, runs the graph as written.
 TEST(InferencePlan, FoldsAZeroPadIntoTheConvAfterIt) {
+  PadVariant spatial_axes;  // the same padding as opset 18 writes it
+  spatial_axes.axes = {-2, -1};
+  spatial_axes.pads = {1, 1, 1, 1};
+  {
+    const auto on_axes = pad_conv_norm_relu(spatial_axes);
+    EXPECT_EQ(on_axes.folded_pads(), 1);
+    c10::InferenceMode inference;
+    EXPECT_TRUE(close_to("pad on axes folded", on_axes.run({images()}, {on_axes.slot("out")}).front(),
+                         padded_reference(images()), 1e-6));
+  }
   const auto graph = pad_conv_norm_relu();
   EXPECT_EQ(graph.folded_pads(), 1);
   EXPECT_EQ(graph.folded_batch_norms(), 1);
