@@ -43,10 +43,16 @@ class ReadOnlyFile {
   // Bytes [offset, offset + length). Throws FileError if the range is not inside the file
   // or the file cannot be read.
   std::string read(int64_t offset, int64_t length) const;
+  // The same bytes into `out`, which has room for `length` of them.
+  void read_into(int64_t offset, int64_t length, char* out) const;
+  // Throws FileError if the file is larger than max_bytes (before it is read whole).
+  void require_at_most(int64_t max_bytes) const;
   // The whole file; throws FileError if it is larger than max_bytes.
   std::string read_all(int64_t max_bytes) const;
 
  private:
+  void check_range(int64_t offset, int64_t length) const;
+
   int fd_ = -1;
   std::string path_;
   std::string what_;

@@ -76,27 +76,40 @@ ReadOnlyFile& ReadOnlyFile::operator=(ReadOnlyFile&& other) noexcept {
   return *this;
 }
 
-std::string ReadOnlyFile::read(int64_t offset, int64_t length) const {
+void ReadOnlyFile::check_range(int64_t offset, int64_t length) const {
   if (offset < 0 || length < 0 || offset > size_ || length > size_ - offset) {
     throw FileError(quoted(what_, path_) + " is shorter than the data it should hold; it may be truncated");
   }
+}
+
+std::string ReadOnlyFile::read(int64_t offset, int64_t length) const {
+  check_range(offset, length);  // before allocating for a length the file cannot hold
   std::string bytes(static_cast<size_t>(length), '\0');
+  read_into(offset, length, bytes.data());
+  return bytes;
+}
+
+void ReadOnlyFile::read_into(int64_t offset, int64_t length, char* out) const {
+  check_range(offset, length);
   int64_t done = 0;
   while (done < length) {
-    const auto n = ::pread(fd_, bytes.data() + done, static_cast<size_t>(length - done), offset + done);
+    const auto n = ::pread(fd_, out + done, static_cast<size_t>(length - done), offset + done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw FileError("cannot read " + quoted(what_, path_) + ": " + std::strerror(errno));
     if (n == 0) throw FileError(quoted(what_, path_) + " became shorter while it was read; try again");
     done += n;
   }
-  return bytes;
 }
 
-std::string ReadOnlyFile::read_all(int64_t max_bytes) const {
+void ReadOnlyFile::require_at_most(int64_t max_bytes) const {
   if (size_ > max_bytes) {
     throw FileError(quoted(what_, path_) + " is " + std::to_string(size_) + " bytes, more than lumos reads (" +
                     std::to_string(max_bytes) + "); check that it is the right file");
   }
+}
+
+std::string ReadOnlyFile::read_all(int64_t max_bytes) const {
+  require_at_most(max_bytes);
   return read(0, size_);
 }
 

@@ -2,11 +2,13 @@
 // (a dataset never written) can be made. Only this file includes hdf5.h.
 #include "lumos/error.hpp"
 #include "model/keras/hdf5.hpp"
+#include "model/keras/zip_archive.hpp"
 #include "support/error_of.hpp"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 #include <hdf5.h>
+#include <zip.h>
 
 #include <unistd.h>
 
@@ -84,4 +86,53 @@ TEST(KerasHdf5, GlobalHeapsThatDoNotAdvanceAreRefused) {
   });
   alarm(0);
   EXPECT_NE(message.find("global heap at byte " + std::to_string(heap) + " is corrupt"), std::string::npos) << message;
+}
+
+// A .keras file's weights are used where they lie in the file's bytes: the zip is read so
+// that its stored HDF5 member starts 64-byte aligned, whatever the member's offset (HDF5
+// keeps float data 4-byte aligned within its own file; the zip's headers do not).
+TEST(KerasHdf5, StoredWeightsInAZipAreReadInPlace) {
+  const auto h5_path = (fs::temp_directory_path() / "lumos_keras_in_place.h5").string();
+  const auto expected = at::arange(1000, at::kFloat);
+  {
+    const hid_t file = H5Fcreate(h5_path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    const hsize_t dims[1] = {1000};
+    const hid_t space = H5Screate_simple(1, dims, nullptr);
+    const hid_t data = H5Dcreate2(file, "w", H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(data, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, expected.data_ptr());
+    H5Dclose(data);
+    H5Sclose(space);
+    H5Fclose(file);
+  }
+  std::string image;
+  {
+    std::ifstream in(h5_path, std::ios::binary);
+    image.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // A first member of 1, 2, 3 or 4 bytes moves the weights' offset in the file by as much.
+  for (const std::string first : {"a", "ab", "abc", "abcd"}) {
+    const auto path = (fs::temp_directory_path() / ("lumos_keras_in_place_" + first + ".keras")).string();
+    {
+      int error = 0;
+      zip_t* archive = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &error);
+      ASSERT_NE(archive, nullptr);
+      // libzip reads the members' bytes when it writes the archive, in zip_close.
+      const std::vector<std::pair<std::string, const std::string*>> members{{"metadata.json", &first},
+                                                                            {"model.weights.h5", &image}};
+      for (const auto& [name, bytes] : members) {
+        zip_source_t* source = zip_source_buffer(archive, bytes->data(), bytes->size(), 0);
+        const zip_int64_t index = zip_file_add(archive, name.c_str(), source, ZIP_FL_OVERWRITE);
+        ASSERT_GE(index, 0);
+        zip_set_file_compression(archive, index, ZIP_CM_STORE, 0);
+      }
+      ASSERT_EQ(zip_close(archive), 0);
+    }
+    const lumos::keras::ZipArchive zip(path);
+    const auto member = zip.read("model.weights.h5");
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(member.data) % 64, 0u) << first;
+    const auto weights = lumos::keras::Hdf5File::open_image(member, path).read("w");
+    EXPECT_TRUE(weights.equal(expected)) << first;
+    const auto* start = static_cast<const char*>(weights.data_ptr());
+    EXPECT_TRUE(start >= member.data && start < member.data + member.size) << first << ": copied, not read in place";
+  }
 }

@@ -99,7 +99,9 @@ int major_version(const std::string& version, int fallback) {
 }
 
 // The model entry of a Keras config: {"class_name": ..., "config": {...}}.
-const Json& model_entry(const Json& config, const std::string& what) {
+// By value: the parsed config is moved into the source, not copied (a deep copy of a
+// large model's config costs milliseconds).
+Json model_entry(Json config, const std::string& what) {
   if (!config.is_object() || !config.contains("class_name") || !config.contains("config")) {
     throw ModelError(what + " does not describe a Keras model (no class_name and config)");
   }

@@ -1,10 +1,14 @@
 #include "model/keras/zip_archive.hpp"
 
 #include "lumos/error.hpp"
+#include "lumos/file.hpp"
 
 #include <zip.h>
 
+#include <algorithm>
 #include <cstring>
+#include <functional>
+#include <vector>
 
 namespace lumos::keras {
 namespace {
@@ -26,52 +30,90 @@ uint16_t le16(const char* p) {
   return v;
 }
 
+// Bytes [offset, offset + length) of the archive, or "" if they are not all inside it.
+using ReadRange = std::function<std::string(uint64_t offset, uint64_t length)>;
+
+struct Member {
+  uint64_t local_header = 0;
+  uint64_t stored_size = 0;  // the compressed size
+  bool stored = false;       // kept as is (no compression)
+};
+
+// The members the central directory lists, in its order (libzip's indexes). Empty for
+// anything unexpected (zip64, no end record): then libzip reads every member.
+std::vector<Member> central_directory(uint64_t file_size, const ReadRange& read) {
+  // The end of central directory record: 22 bytes plus a comment of up to 64 KiB.
+  const uint64_t tail_size = std::min<uint64_t>(file_size, 22 + 65535);
+  const std::string tail = read(file_size - tail_size, tail_size);
+  if (tail.size() < 22) return {};
+  const char* eocd = nullptr;
+  for (const char* p = tail.data() + tail.size() - 22; p >= tail.data(); --p) {
+    if (le32(p) == 0x06054b50) {
+      eocd = p;
+      break;
+    }
+  }
+  if (!eocd) return {};
+  const uint64_t entries = le16(eocd + 10);
+  const std::string directory = read(le32(eocd + 16), le32(eocd + 12));
+  std::vector<Member> members;
+  for (uint64_t at = 0; members.size() < entries; ) {
+    if (at + 46 > directory.size() || le32(directory.data() + at) != 0x02014b50) return {};
+    const char* e = directory.data() + at;
+    if (le32(e + 42) == 0xFFFFFFFF) return {};  // zip64
+    members.push_back({le32(e + 42), le32(e + 20), le16(e + 10) == 0});
+    at += 46 + le16(e + 28) + le16(e + 30) + le16(e + 32);
+  }
+  return members;
+}
+
+// Where a member's bytes start: its local header (at the offset the central directory
+// gives, which libzip does not expose) is followed by its name, an extra field, then the
+// data. Zero for anything unexpected.
+uint64_t data_start(const Member& member, uint64_t file_size, const ReadRange& read) {
+  const std::string header = read(member.local_header, 30);
+  if (header.size() != 30 || le32(header.data()) != 0x04034b50) return 0;
+  const uint64_t start = member.local_header + 30 + le16(header.data() + 26) + le16(header.data() + 28);
+  return member.stored_size <= file_size && start <= file_size - member.stored_size ? start : 0;
+}
+
+// Where the largest stored member's data start in the file (the weights), 0 if unknown.
+uint64_t largest_stored_member(const ReadOnlyFile& file) {
+  const auto size = static_cast<uint64_t>(file.size());
+  const ReadRange read = [&](uint64_t offset, uint64_t length) {
+    return offset <= size && length <= size - offset ? file.read(offset, length) : std::string();
+  };
+  const auto members = central_directory(size, read);
+  const Member* largest = nullptr;
+  for (const auto& member : members) {
+    if (member.stored && (!largest || member.stored_size > largest->stored_size)) largest = &member;
+  }
+  return largest ? data_start(*largest, size, read) : 0;
+}
+
 }  // namespace
 
 struct ZipArchive::State {
   std::string path;
   Bytes file;
+  std::vector<Member> members;
   zip_t* archive = nullptr;
   ~State() {
     if (archive) zip_discard(archive);
   }
   [[noreturn]] void fail(const std::string& message) const { throw ModelError("'" + path + "': " + message); }
 
-  // Where a stored member's bytes start in the file: its local header (at the offset its
-  // central directory entry gives, which libzip does not expose) is followed by its name,
-  // an extra field, then the data. Zero for anything unexpected (then libzip reads it).
-  uint64_t data_offset(zip_uint64_t index, uint64_t size) const {
-    // The end of central directory record: 22 bytes plus a comment of up to 64 KiB.
-    const char* end = file.data + file.size;
-    const char* eocd = nullptr;
-    for (const char* p = end - 22; p >= file.data && p >= end - 22 - 65535; --p) {
-      if (le32(p) == 0x06054b50) {
-        eocd = p;
-        break;
-      }
-    }
-    if (!eocd) return 0;
-    uint64_t entry = le32(eocd + 16);
-    const uint64_t entries = le16(eocd + 10);
-    if (entry == 0xFFFFFFFF || index >= entries) return 0;  // zip64: leave it to libzip
-    for (zip_uint64_t i = 0; i <= index; ++i) {
-      if (entry + 46 > file.size || le32(file.data + entry) != 0x02014b50) return 0;
-      const char* e = file.data + entry;
-      if (i == index) {
-        const uint64_t local = le32(e + 42);
-        if (local + 30 > file.size || le32(file.data + local) != 0x04034b50) return 0;
-        const uint64_t start = local + 30 + le16(file.data + local + 26) + le16(file.data + local + 28);
-        return size <= file.size && start <= file.size - size ? start : 0;
-      }
-      entry += 46 + le16(e + 28) + le16(e + 30) + le16(e + 32);
-    }
-    return 0;
+  std::string range(uint64_t offset, uint64_t length) const {
+    return offset <= file.size && length <= file.size - offset ? std::string(file.data + offset, length) : std::string();
   }
 };
 
 ZipArchive::ZipArchive(const std::string& path) : state_(std::make_shared<State>()) {
   state_->path = path;
-  state_->file = read_file_bytes(path);
+  const ReadOnlyFile file(path, "model file");
+  // Placed so that the weights' HDF5 image starts aligned: its floats are then used in place.
+  state_->file = read_file_bytes(file, largest_stored_member(file));
+  state_->members = central_directory(state_->file.size, [&](uint64_t o, uint64_t n) { return state_->range(o, n); });
   zip_error_t error;
   zip_error_init(&error);
   zip_source_t* source = zip_source_buffer_create(state_->file.data, state_->file.size, 0, &error);
@@ -100,7 +142,12 @@ Bytes ZipArchive::read(const std::string& member) const {
   if (stored) {
     // In place: no copy, and no CRC pass over every byte (HDF5 checks its own structure;
     // ONNX files carry no checksum either).
-    if (const auto offset = state_->data_offset(stat.index, stat.size)) {
+    const auto& members = state_->members;
+    const auto offset = stat.index < members.size()
+                            ? data_start(members[stat.index], state_->file.size,
+                                         [&](uint64_t o, uint64_t n) { return state_->range(o, n); })
+                            : 0;
+    if (offset && members[stat.index].stored_size == stat.size) {
       return {state_->file.owner, state_->file.data + offset, static_cast<size_t>(stat.size)};
     }
   }
