@@ -47,9 +47,9 @@ std::vector<Member> central_directory(uint64_t file_size, const ReadRange& read)
   const std::string tail = read(file_size - tail_size, tail_size);
   if (tail.size() < 22) return {};
   const char* eocd = nullptr;
-  for (const char* p = tail.data() + tail.size() - 22; p >= tail.data(); --p) {
-    if (le32(p) == 0x06054b50) {
-      eocd = p;
+  for (size_t i = tail.size() - 22 + 1; i-- > 0;) {
+    if (le32(tail.data() + i) == 0x06054b50) {
+      eocd = tail.data() + i;
       break;
     }
   }
@@ -111,6 +111,7 @@ struct ZipArchive::State {
 ZipArchive::ZipArchive(const std::string& path) : state_(std::make_shared<State>()) {
   state_->path = path;
   const ReadOnlyFile file(path, "model file");
+  file.require_at_most(kMaxModelFileBytes);  // before any of it is read
   // Placed so that the weights' HDF5 image starts aligned: its floats are then used in place.
   state_->file = read_file_bytes(file, largest_stored_member(file));
   state_->members = central_directory(state_->file.size, [&](uint64_t o, uint64_t n) { return state_->range(o, n); });
