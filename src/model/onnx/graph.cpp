@@ -544,12 +544,13 @@ void Graph::prepare_blocked(const std::vector<PackedStep>& packed, const std::st
     if (r >= 0) r = root(r);
 
   // Which region values are read outside (a dense copy is made), and each region's counts.
-  std::vector<char> read_outside(slot_names_.size(), 0);
+  std::vector<char> read_outside(slot_names_.size(), 0), graph_output(slot_names_.size(), 0);
   for (size_t k = 0; k < n; ++k) {
     if (region_of_step[k] >= 0) continue;
     for (int in : steps[k].inputs)
       if (in >= 0 && region_of_slot[in] >= 0) read_outside[in] = 1;
   }
+  for (const auto& output : outputs_) graph_output[slot_by_name_.at(output.name)] = 1;
   std::map<int, int> convolutions, conversions;
   std::set<std::pair<int, int>> entries;  // (region, dense slot)
   for (size_t k = 0; k < n; ++k) {
@@ -559,10 +560,7 @@ void Graph::prepare_blocked(const std::vector<PackedStep>& packed, const std::st
     for (int in : data_inputs(k))
       if (in >= 0 && region_of_slot[in] < 0 && entries.insert({region, in}).second) ++conversions[region];
     const int out = steps[k].outputs[0];
-    const bool graph_output = std::any_of(outputs_.begin(), outputs_.end(), [&](const ValueInfo& o) {
-      return slot_by_name_.at(o.name) == out;
-    });
-    conversions[region] += read_outside[out] + graph_output;
+    conversions[region] += read_outside[out] + graph_output[out];
   }
   std::set<int> kept;
   for (const auto& [region, count] : convolutions)
