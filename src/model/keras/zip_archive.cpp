@@ -114,6 +114,8 @@ ZipArchive::ZipArchive(const std::string& path) : state_(std::make_shared<State>
   file.require_at_most(kMaxModelFileBytes);  // before any of it is read
   // Placed so that the weights' HDF5 image starts aligned: its floats are then used in place.
   state_->file = read_file_bytes(file, largest_stored_member(file));
+  // Parsed again from the bytes read: the offsets must be those of the bytes libzip reads,
+  // should the file have changed since.
   state_->members = central_directory(state_->file.size, [&](uint64_t o, uint64_t n) { return state_->range(o, n); });
   zip_error_t error;
   zip_error_init(&error);

@@ -5,6 +5,7 @@
 #include "model/onnx/ops/axes.hpp"
 #include "model/onnx/ops/blocked.hpp"
 #include "model/onnx/ops/conv.hpp"
+#include "model/onnx/ops/pad.hpp"
 #include "model/onnx/ops/window.hpp"
 #include "model/onnx/tensor_proto.hpp"
 
@@ -393,14 +394,14 @@ std::optional<std::vector<int64_t>> Graph::spatial_zero_pads(const ::onnx::NodeP
     pads = axes::read_ints(pads_value, "pads");
     if (axes_value.defined()) pad_axes = axes::read_ints(axes_value, "axes");
   }
-  if (pads.size() != 2 * pad_axes.size()) return std::nullopt;
-  std::vector<int64_t> begin(rank, 0), end(rank, 0);
-  for (size_t i = 0; i < pad_axes.size(); ++i) {
-    const int64_t axis = pad_axes[i] < 0 ? pad_axes[i] + rank : pad_axes[i];
-    if (axis < 0 || axis >= rank || pads[i] < 0 || pads[pad_axes.size() + i] < 0) return std::nullopt;
-    begin[axis] = pads[i];
-    end[axis] = pads[pad_axes.size() + i];
+  DimensionPads added;
+  try {
+    added = dimension_pads(pads, pad_axes, rank);
+  } catch (const ModelError&) {
+    return std::nullopt;  // the Pad kernel reports it when the node runs
   }
+  const auto& [begin, end] = added;
+  if (std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p < 0; })) return std::nullopt;  // crops
   if (begin[0] != 0 || end[0] != 0 || begin[1] != 0 || end[1] != 0) return std::nullopt;
   std::vector<int64_t> spatial(begin.begin() + 2, begin.end());
   spatial.insert(spatial.end(), end.begin() + 2, end.end());

@@ -108,7 +108,8 @@ class Graph {
   // Runs in c10::InferenceMode without a hook take the inference plan (folded_batch_norms,
   // folded_pads, channels_last_inference, packed_convolutions, blocked_convolutions) unless a
   // wanted or given value is one it folds or fuses away; the others (autograd traces, values
-  // captured) run the graph as written, so gradients and activations are the file's own. A channels-last run returns its values contiguous.
+  // captured) run the graph as written, so gradients and activations are the file's own. A
+  // channels-last run returns its values contiguous.
   Tensors run(const Tensors& feeds, const std::vector<int>& wanted, const ValueHook& hook = {},
               const GivenValues& given = {}) const;
 

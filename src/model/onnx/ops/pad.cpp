@@ -1,7 +1,10 @@
 // Pad: constant, reflect and edge modes over any dimensions; negative pads crop.
 // Opsets 1-10 give pads and value as attributes, 11 on as inputs, 18 adds `axes`.
+#include "model/onnx/ops/pad.hpp"
+
 #include "lumos/error.hpp"
 #include "model/onnx/op_registry.hpp"
+#include "model/onnx/ops/axes.hpp"
 #include "model/onnx/ops/window.hpp"
 
 namespace lumos::onnx {
@@ -27,24 +30,10 @@ at::Tensor source_indices(int64_t size, int64_t begin, int64_t end, PadMode mode
   return at::where(folded < size, folded, period - folded);
 }
 
-// `pads` is ONNX's [begin for each of `axes`..., end for each of `axes`...].
 at::Tensor pad(const at::Tensor& x, const std::vector<int64_t>& pads, const std::vector<int64_t>& axes, PadMode mode,
                double value) {
   const int64_t rank = x.dim();
-  if (pads.size() != 2 * axes.size()) {
-    throw ModelError("pads has " + std::to_string(pads.size()) + " entries; " + std::to_string(2 * axes.size()) +
-                     " expected (begin and end for each padded axis)");
-  }
-  std::vector<int64_t> begin(rank, 0), end(rank, 0);
-  for (size_t i = 0; i < axes.size(); ++i) {
-    const int64_t axis = axes[i] < 0 ? axes[i] + rank : axes[i];
-    if (axis < 0 || axis >= rank) {
-      throw ModelError("axis " + std::to_string(axes[i]) + " is out of range for an input of rank " +
-                       std::to_string(rank));
-    }
-    begin[axis] = pads[i];
-    end[axis] = pads[axes.size() + i];
-  }
+  const auto [begin, end] = dimension_pads(pads, axes, rank);
   std::vector<int64_t> padded(rank);
   for (int64_t d = 0; d < rank; ++d) {
     // The pads may come from a tensor: added with overflow checks.
@@ -69,12 +58,6 @@ at::Tensor pad(const at::Tensor& x, const std::vector<int64_t>& pads, const std:
   return y;
 }
 
-std::vector<int64_t> all_axes(int64_t rank) {
-  std::vector<int64_t> axes(rank);
-  for (int64_t d = 0; d < rank; ++d) axes[d] = d;
-  return axes;
-}
-
 std::vector<int64_t> int_values(const at::Tensor& t) {
   const auto values = t.to(at::kLong).contiguous();
   return std::vector<int64_t>(values.data_ptr<int64_t>(), values.data_ptr<int64_t>() + values.numel());
@@ -87,11 +70,29 @@ Kernel pad_from_inputs(const Node& node) {
     const bool has_value = in.size() > 2 && in[2].defined() && in[2].numel() > 0;
     const double value = has_value ? in[2].item<double>() : 0.0;
     const bool has_axes = in.size() > 3 && in[3].defined();
-    return Tensors{pad(x, int_values(in[1]), has_axes ? int_values(in[3]) : all_axes(x.dim()), mode, value)};
+    return Tensors{pad(x, int_values(in[1]), has_axes ? int_values(in[3]) : axes::all(x.dim()), mode, value)};
   };
 }
 
 }  // namespace
+
+DimensionPads dimension_pads(const std::vector<int64_t>& pads, const std::vector<int64_t>& axes, int64_t rank) {
+  if (pads.size() != 2 * axes.size()) {
+    throw ModelError("pads has " + std::to_string(pads.size()) + " entries; " + std::to_string(2 * axes.size()) +
+                     " expected (begin and end for each padded axis)");
+  }
+  DimensionPads out{std::vector<int64_t>(rank, 0), std::vector<int64_t>(rank, 0)};
+  for (size_t i = 0; i < axes.size(); ++i) {
+    const int64_t axis = axes[i] < 0 ? axes[i] + rank : axes[i];
+    if (axis < 0 || axis >= rank) {
+      throw ModelError("axis " + std::to_string(axes[i]) + " is out of range for an input of rank " +
+                       std::to_string(rank));
+    }
+    out.begin[axis] = pads[i];
+    out.end[axis] = pads[axes.size() + i];
+  }
+  return out;
+}
 
 LUMOS_ONNX_OP(PadAttributes, "Pad", 1, 10,
               inputs(1).range("pads", -kMaxExtent, kMaxExtent).range("paddings", -kMaxExtent, kMaxExtent)) {
@@ -99,7 +100,7 @@ LUMOS_ONNX_OP(PadAttributes, "Pad", 1, 10,
   const auto pads = node.ints(node.opset() < 2 ? "paddings" : "pads");
   const double value = node.f("value", 0.0f);
   return [mode, pads, value](const Tensors& in) {
-    return Tensors{pad(in[0], pads, all_axes(in[0].dim()), mode, value)};
+    return Tensors{pad(in[0], pads, axes::all(in[0].dim()), mode, value)};
   };
 }
 
