@@ -181,12 +181,7 @@ int main(int argc, char** argv) {
       const auto classifier = lumos::model_classifier(*model, preprocess, cv::Size(224, 224), bf16);
       const at::Tensor one = at::from_blob(image.data, {1, image.rows, image.cols, 3}, at::kByte);
       classifier(one);  // warm-up
-      double forward = 1e30;
-      for (int i = 0; i < 3; ++i) {
-        const double start = now_ms();
-        classifier(one);
-        forward = std::min(forward, now_ms() - start);
-      }
+      const double forward = best_of_3_ms([&] { classifier(one); });
       lumos::LimeOptions options;
       options.num_samples = samples;
       options.hide = lumos::HideColor::constant(0);
