@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libtorch-dev libopenblas0-pthread          # LibTorch on OpenBLAS, not the reference BLAS
+  libdnnl-dev                                # oneDNN (LibTorch's own): the inference plan's blocked regions
   libonnx-dev libprotobuf-dev protobuf-compiler
   libhdf5-dev libzip-dev                     # Keras .h5 / .keras models
   libopencv-dev libopencv-contrib-dev

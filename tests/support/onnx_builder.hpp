@@ -58,6 +58,23 @@ class OnnxBuilder {
     for (auto v : values) a->add_ints(v);
   }
 
+  static void set_int(::onnx::NodeProto& node, const std::string& name, int64_t value) {
+    auto* a = node.add_attribute();
+    a->set_name(name);
+    a->set_type(::onnx::AttributeProto::INT);
+    a->set_i(value);
+  }
+  static void set_tensor(::onnx::NodeProto& node, const std::string& name, const std::vector<int64_t>& dims,
+                         const std::vector<float>& values) {
+    auto* a = node.add_attribute();
+    a->set_name(name);
+    a->set_type(::onnx::AttributeProto::TENSOR);
+    auto* t = a->mutable_t();
+    t->set_data_type(::onnx::TensorProto::FLOAT);
+    for (auto d : dims) t->add_dims(d);
+    for (auto v : values) t->add_float_data(v);
+  }
+
   std::string bytes() const { return model_.SerializeAsString(); }
   void save(const std::string& path) const {
     std::ofstream(path, std::ios::binary) << bytes();

@@ -308,13 +308,14 @@ TEST(InferencePlan, PacksTheConvolutionAndFusesTheRelu) {
 
 namespace {
 
-constexpr int64_t kWidth = 8;  // channels after the first Conv
+constexpr int64_t kWidth = 16;  // channels after the first Conv: whole channel blocks (8 or 16)
 
 // A small residual network, every piece a blocked region takes:
 //   x [N, 3, H, W] -> Conv 3x3 -> Relu "r1" -> MaxPool 3x3/2 "p" -> Conv 3x3 -> Relu "r2"
 //   -> Conv 1x1 "c3" -> Add(c3, p) "a" -> Relu "r3" -> `extra` x (Conv 1x1 -> Relu) "e<i>"
 //   -> GlobalAveragePool "g" -> Flatten "out";   Sigmoid(r2) "side" (read outside the region).
-// The region has 3 + extra convolutions and three conversions (x in; r2 and g out).
+// The region has 3 + extra convolutions and two conversions (r2 and g out; the first Conv reads
+// x itself).
 Graph residual_network(int extra) {
   OnnxBuilder b(15);
   b.input("x", {-1, 3, -1, -1});
@@ -372,15 +373,17 @@ ResidualReference residual_reference(const at::Tensor& x, int extra, at::Tensor 
 
 }  // namespace
 
-// The blocked region runs residual_network's convolutions, pools, Add and Relus on oneDNN's
-// blocked tensors, entered once and left where a value is read outside: on any batch and image
-// size its results match ATen's, are dense, and values asked for or given keep their meaning.
+// The blocked region runs residual_network's convolutions, pools, Add and Relus in oneDNN's
+// blocked layout, the Relus after a Conv and the Add (with the Relu after it) inside the
+// convolutions, left where a value is read outside: on any batch and image size its results
+// match ATen's, are dense, and values asked for or given keep their meaning.
 TEST(InferencePlan, RunsARegionOnBlockedTensors) {
   if (!lumos::onnx::packed_convolutions_available()) GTEST_SKIP() << "LibTorch without oneDNN";
-  constexpr int kExtra = 3;  // 6 convolutions, 3 conversions: the region pays
+  constexpr int kExtra = 3;  // 6 convolutions, 2 conversions: the region pays
   auto graph = residual_network(kExtra);
   EXPECT_EQ(graph.blocked_convolutions(), 3 + kExtra);
   EXPECT_EQ(graph.blocked_regions(), 1);
+  EXPECT_EQ(graph.blocked_post_ops(), 2);  // Add and Relu into c3; r1, r2 and the e<i> Relus were fused when packed
   c10::InferenceMode inference;
   const std::vector<int> wanted{graph.slot("out"), graph.slot("side")};
   for (const auto& shape : {std::vector<int64_t>{1, 3, 6, 6}, {2, 3, 6, 6}, {5, 3, 9, 7}}) {
@@ -418,14 +421,111 @@ TEST(InferencePlan, RunsARegionOnBlockedTensors) {
   EXPECT_TRUE(close_to("packed", graph.run({x}, wanted)[0], expected.out, 1e-5));
 }
 
-// With two convolutions fewer the region would convert too often for what it saves: the
+// With three convolutions the region would convert too often for what it saves: the
 // convolutions stay packed.
 TEST(InferencePlan, LeavesARegionWithTooFewConvolutionsPacked) {
   if (!lumos::onnx::packed_convolutions_available()) GTEST_SKIP() << "LibTorch without oneDNN";
-  const auto graph = residual_network(1);  // 4 convolutions, 3 conversions
+  const auto graph = residual_network(0);  // 3 convolutions, 2 conversions
   EXPECT_EQ(graph.blocked_convolutions(), 0);
-  EXPECT_EQ(graph.packed_convolutions(), 4);
+  EXPECT_EQ(graph.packed_convolutions(), 3);
   c10::InferenceMode inference;
   const auto x = at::sin(at::arange(2 * 3 * 6 * 6, at::kFloat).mul(0.37)).view({2, 3, 6, 6});
-  EXPECT_TRUE(close_to("packed", graph.run({x}, {graph.slot("out")})[0], residual_reference(x, 1).out, 1e-5));
+  EXPECT_TRUE(close_to("packed", graph.run({x}, {graph.slot("out")})[0], residual_reference(x, 0).out, 1e-5));
+}
+
+namespace {
+
+// MobileNetV2's pieces: ReLU6 Clips (bounds from Constant nodes and from initializers), a
+// depthwise convolution, a residual Add after the projecting Conv, and asymmetric padding:
+//   x [N, 3, H, W] -> Conv 3x3/2 (16) -> Clip "r0" -> Conv 1x1 (32) "e" -> Clip "re"
+//   -> depthwise Conv 3x3 "d" -> Clip "rd" -> Conv 1x1 (16) "p" -> Add(p, r0) "a"
+//   -> depthwise Conv 3x3/2, pads (0, 0, 1, 1) "d2" -> Clip "r2" -> GlobalAveragePool -> Flatten "out".
+Graph inverted_residual_network() {
+  OnnxBuilder b(13);
+  b.input("x", {-1, 3, -1, -1});
+  auto& zero = b.node("Constant", {}, {"zero"});
+  OnnxBuilder::set_tensor(zero, "value", {}, {0.0f});
+  auto& six = b.node("Constant", {}, {"six"});
+  OnnxBuilder::set_tensor(six, "value", {}, {6.0f});
+  b.initializer("low", {}, {0.0f});
+  b.initializer("high", {}, {6.0f});
+  const auto conv = [&](const std::string& input, const std::string& output, int64_t in, int64_t out, int64_t k,
+                        int64_t groups, int64_t stride, std::vector<int64_t> pads, float phase) {
+    const int64_t fan_in = in / groups * k * k;
+    b.initializer(output + "_w", {out, in / groups, k, k}, wave(out * fan_in, phase, 6.0f / std::sqrt(float(fan_in))));
+    b.initializer(output + "_b", {out}, wave(out, phase + 0.5f, 4.0f));
+    auto& node = b.node("Conv", {input, output + "_w", output + "_b"}, {output}, output);
+    OnnxBuilder::set_ints(node, "pads", pads);
+    OnnxBuilder::set_ints(node, "strides", {stride, stride});
+    OnnxBuilder::set_int(node, "group", groups);
+  };
+  conv("x", "c0", 3, 16, 3, 1, 2, {1, 1, 1, 1}, 0.3f);
+  b.node("Clip", {"c0", "zero", "six"}, {"r0"});
+  conv("r0", "e", 16, 32, 1, 1, 1, {0, 0, 0, 0}, 0.9f);
+  b.node("Clip", {"e", "low", "high"}, {"re"});
+  conv("re", "d", 32, 32, 3, 32, 1, {1, 1, 1, 1}, 1.7f);
+  b.node("Clip", {"d", "zero", "six"}, {"rd"});
+  conv("rd", "p", 32, 16, 1, 1, 1, {0, 0, 0, 0}, 2.1f);
+  b.node("Add", {"p", "r0"}, {"a"});
+  conv("a", "d2", 16, 16, 3, 16, 2, {0, 0, 1, 1}, 2.9f);
+  b.node("Clip", {"d2", "low", "high"}, {"r2"});
+  b.node("GlobalAveragePool", {"r2"}, {"g"});
+  b.node("Flatten", {"g"}, {"out"});
+  b.output("out", {-1, 16});
+  return Graph(b.proto(), "");
+}
+
+// inverted_residual_network's values on ATen, from "r0" on (given, or from x).
+struct InvertedResidualReference {
+  at::Tensor r0, e, p, out;
+};
+InvertedResidualReference inverted_residual_reference(const at::Tensor& x, at::Tensor r0 = {}) {
+  const auto conv = [](const at::Tensor& input, int64_t in, int64_t out, int64_t k, int64_t groups, int64_t stride,
+                       int64_t pad, float phase) {
+    const int64_t fan_in = in / groups * k * k;
+    const auto w = tensor(wave(out * fan_in, phase, 6.0f / std::sqrt(float(fan_in))), {out, in / groups, k, k});
+    return at::conv2d(input, w, at::tensor(wave(out, phase + 0.5f, 4.0f)), stride, pad, 1, groups);
+  };
+  InvertedResidualReference r;
+  r.r0 = r0.defined() ? r0 : conv(x, 3, 16, 3, 1, 2, 1, 0.3f).clamp(0, 6);
+  r.e = conv(r.r0, 16, 32, 1, 1, 1, 0, 0.9f);
+  const auto rd = conv(r.e.clamp(0, 6), 32, 32, 3, 32, 1, 1, 1.7f).clamp(0, 6);
+  r.p = conv(rd, 32, 16, 1, 1, 1, 0, 2.1f);
+  const auto a = r.p + r.r0;
+  const auto d2 = conv(at::constant_pad_nd(a, {0, 1, 0, 1}), 16, 16, 3, 16, 2, 0, 2.9f);
+  r.out = d2.clamp(0, 6).mean({2, 3});
+  return r;
+}
+
+}  // namespace
+
+// A MobileNetV2-like graph runs as one blocked region, every Clip and the residual Add inside a
+// convolution (oneDNN post-ops), the depthwise convolutions blocked too: its results match
+// ATen's on any batch and image size; values fused away and asked for, or given in place of one
+// in the region, keep their meaning.
+TEST(InferencePlan, FusesReluSixAndResidualAddsIntoBlockedConvolutions) {
+  if (!lumos::onnx::packed_convolutions_available()) GTEST_SKIP() << "LibTorch without oneDNN";
+  const auto graph = inverted_residual_network();
+  EXPECT_EQ(graph.blocked_convolutions(), 5);
+  EXPECT_EQ(graph.blocked_regions(), 1);
+  EXPECT_EQ(graph.blocked_post_ops(), 5);  // four Clips and the Add
+  c10::InferenceMode inference;
+  const std::vector<int> out{graph.slot("out")};
+  for (const auto& shape : {std::vector<int64_t>{1, 3, 8, 8}, {3, 3, 13, 10}}) {
+    const auto x = at::sin(at::arange(c10::multiply_integers(shape), at::kFloat).mul(0.37)).view(shape);
+    EXPECT_TRUE(close_to("blocked out", graph.run({x}, out)[0], inverted_residual_reference(x).out, 1e-5));
+  }
+  const auto x = at::sin(at::arange(2 * 3 * 11 * 9, at::kFloat).mul(0.37)).view({2, 3, 11, 9});
+  const auto expected = inverted_residual_reference(x);
+  // The weights make every ReLU6 clamp at both ends.
+  EXPECT_TRUE(at::logical_and((expected.e < 0).any(), (expected.e > 6).any()).item<bool>());
+  // Fused away: the runs that ask for them take the packed plan.
+  const auto asked = graph.run({x}, {graph.slot("e"), graph.slot("p"), graph.slot("out")});
+  EXPECT_TRUE(close_to("e asked for", asked[0], expected.e, 1e-5));
+  EXPECT_TRUE(close_to("p asked for", asked[1], expected.p, 1e-5));
+  EXPECT_TRUE(close_to("out beside them", asked[2], expected.out, 1e-5));
+  // A dense r0 given: the convolution reading it converts it, the one adding it runs dense.
+  const auto given = expected.r0 * 0.5f + 0.25f;
+  EXPECT_TRUE(close_to("given r0", graph.run({x}, out, {}, {{graph.slot("r0"), given}})[0],
+                       inverted_residual_reference(x, given).out, 1e-5));
 }

@@ -166,19 +166,20 @@ TEST(InferencePlan, TorchvisionBatchNormsAreFoldedAtLoad) {
   EXPECT_EQ(lumos::onnx::OnnxModel(load_fixture("resnet18").onnx, {}).graph().folded_batch_norms(), 0);
 }
 
-// The default plan runs the convolutions on oneDNN: resnet50's in one blocked region (oneDNN's
-// blocked tensors from the first Conv to the global pool), mobilenet_v2's packed for a
-// channels-last batch (ReLU fused where one alone reads the Conv; its depthwise convolutions
-// and ReLU6 clamps would leave a region at every block). Its scores stay within 1e-4 of the
-// packed plan, of the folded plan in NCHW memory and of the graph as written; a second batch
-// size reuses the packed weights.
+// The default plan runs the convolutions on oneDNN in one blocked region each (oneDNN's blocked
+// layout from the first Conv to the global pool): resnet50's with each residual Add and the
+// Relu after it inside a convolution, mobilenet_v2's with its depthwise convolutions, every
+// ReLU6 and each residual Add inside one. Its scores stay within 1e-4 of the packed plan
+// (convolutions on oneDNN in channels-last memory, a ReLU fused where one alone reads the
+// Conv), of the folded plan in NCHW memory and of the graph as written; a second batch size
+// reuses the packed weights.
 TEST(InferencePlan, TorchvisionConvolutionsArePacked) {
   struct Expected {
     const char* name;
-    int convolutions, relus, blocked;
+    int convolutions, relus, blocked, post_ops;
   };
-  for (const auto& [name, convolutions, relus, blocked] :
-       {Expected{"resnet50", 53, 33, 53}, Expected{"mobilenet_v2", 52, 0, 0}}) {
+  for (const auto& [name, convolutions, relus, blocked, post_ops] :
+       {Expected{"resnet50", 53, 33, 53, 32}, Expected{"mobilenet_v2", 52, 0, 52, 45}}) {
     const auto fixture = fixture_or_failure(name);
     if (!fixture) continue;
     const ThreadCount threads(2);
@@ -187,7 +188,8 @@ TEST(InferencePlan, TorchvisionConvolutionsArePacked) {
     EXPECT_EQ(model.graph().packed_convolutions(), convolutions) << name;
     EXPECT_EQ(model.graph().fused_relus(), relus) << name;
     EXPECT_EQ(model.graph().blocked_convolutions(), blocked) << name;
-    EXPECT_EQ(model.graph().blocked_regions(), blocked > 0 ? 1 : 0) << name;
+    EXPECT_EQ(model.graph().blocked_regions(), 1) << name;
+    EXPECT_EQ(model.graph().blocked_post_ops(), post_ops) << name;
     const auto best = model.scores(fixture->input);
     const auto again = model.scores(at::cat({fixture->input, fixture->input.flip(0)}));  // another batch size
     const auto plain = model.trace(fixture->input, {}, false).scores;

@@ -14,6 +14,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
+#include <limits>
 #include <queue>
 #include <set>
 
@@ -486,21 +487,51 @@ void Graph::prepare_packed(const std::vector<::onnx::NodeProto>& nodes, const st
   prepare_blocked(packed, model_dir);
 }
 
-// Regions: the regular (ungrouped) packed convolutions, joined by the Relu, Add, MaxPool and
-// GlobalAveragePool steps whose inputs all come from the region. Each dense value a region
-// reads is converted once (a step before its first reader there), each region value read
-// outside (by another step) once after it is made; a run's wanted values are converted at the
-// end. A conversion costs a pass over the value, a blocked convolution saves a part of one
+// The bounds a Relu, or a Clip with constant scalar bounds (initializers or Constant nodes),
+// clamps its input to; nullopt for any other node.
+std::optional<Clamp> Graph::constant_clamp(const ::onnx::NodeProto& proto) const {
+  if (proto.op_type() == "Relu") return Clamp{};
+  if (proto.op_type() != "Clip") return std::nullopt;
+  Clamp clamp{std::numeric_limits<float>::lowest(), std::numeric_limits<float>::infinity()};
+  const auto bounded = [](float high) { return high == std::numeric_limits<float>::max() ? std::numeric_limits<float>::infinity() : high; };
+  if (opset_ < 11) {
+    const Node node(proto, opset_);
+    clamp.low = node.f("min", clamp.low);
+    clamp.high = bounded(node.f("max", std::numeric_limits<float>::max()));
+    return clamp;
+  }
+  for (int i : {1, 2}) {
+    if (proto.input_size() <= i || proto.input(i).empty()) continue;
+    auto bound = constant(proto.input(i));
+    const int slot = this->slot(proto.input(i));
+    if (!bound.defined() && slot >= 0 && producer_op(slot) == "Constant") {
+      bound = packed_plan_.steps[packed_plan_.step_of_slot[slot]].kernel({}).front();  // torch.onnx's bounds
+    }
+    if (!bound.defined() || bound.numel() != 1 || !at::isFloatingType(bound.scalar_type())) return std::nullopt;
+    const auto value = bound.item<float>();
+    (i == 1 ? clamp.low : clamp.high) = i == 1 ? value : bounded(value);
+  }
+  return clamp;
+}
+
+// Regions: the packed convolutions whose outputs fill whole channel blocks, joined by the Relu,
+// Clip, Add, MaxPool and GlobalAveragePool steps whose inputs all come from the region. A
+// convolution reads a dense input itself: an image (a few channels) as it is, whole channel
+// blocks converted on each call; each region value read outside (by another step) is
+// converted once after it is made, a run's wanted values at the end. A conversion costs a pass
+// over the value, a blocked convolution saves a part of one
 // convolution's time (docs/performance.md), so a region runs blocked only where its
-// convolutions are at least twice its conversions (graph outputs counted): resnet-like
-// networks form one region, entered once and left at the classifier; MobileNet-like ones,
-// whose depthwise convolutions and ReLU6 clamps stay outside, form small regions left at
-// every block, which stay packed.
+// convolutions are at least twice its conversions (graph outputs counted): CNNs form one
+// region from the first convolution to the global pool. In a region, the Relu or Clip that
+// alone reads a convolution, or an Add that alone reads it with a value made before it (a
+// residual), and then the Relu or Clip that alone reads the Add, run inside the convolution.
 void Graph::prepare_blocked(const std::vector<PackedStep>& packed, const std::string& model_dir) {
   const auto& steps = packed_plan_.steps;
   const size_t n = steps.size();
+  const int64_t block = blocked_channels();
   std::vector<int> region_of_slot(slot_names_.size(), -1);
   std::vector<int> region_of_step(n, -1);
+  std::vector<std::optional<Clamp>> clamp_of_step(n);
   std::vector<int> parent;  // union-find over the regions as first numbered
   const auto root = [&](int r) {
     while (parent[r] != r) r = parent[r] = parent[parent[r]];
@@ -519,8 +550,11 @@ void Graph::prepare_blocked(const std::vector<PackedStep>& packed, const std::st
     };
     bool member = false;
     if (op == "Conv") {
-      member = packed[k].weight.defined() && Node(node, opset_, model_dir).i("group", 1) == 1;
-    } else if (op == "Relu" || op == "GlobalAveragePool") {
+      member = packed[k].weight.defined() && packed[k].weight.size(0) % block == 0;
+    } else if (op == "Relu" || op == "Clip") {
+      clamp_of_step[k] = constant_clamp(node);
+      member = from_region(0) && clamp_of_step[k];
+    } else if (op == "GlobalAveragePool") {
       member = from_region(0);
     } else if (op == "Add") {
       member = from_region(0) && from_region(1);
@@ -546,20 +580,29 @@ void Graph::prepare_blocked(const std::vector<PackedStep>& packed, const std::st
 
   // Which region values are read outside (a dense copy is made), and each region's counts.
   std::vector<char> read_outside(slot_names_.size(), 0), graph_output(slot_names_.size(), 0);
+  std::vector<int> readers(slot_names_.size(), 0), reader_step(slot_names_.size(), -1);
   for (size_t k = 0; k < n; ++k) {
-    if (region_of_step[k] >= 0) continue;
-    for (int in : steps[k].inputs)
-      if (in >= 0 && region_of_slot[in] >= 0) read_outside[in] = 1;
+    for (int in : steps[k].inputs) {
+      if (in < 0) continue;
+      ++readers[in];
+      reader_step[in] = static_cast<int>(k);
+      if (region_of_step[k] < 0 && region_of_slot[in] >= 0) read_outside[in] = 1;
+    }
   }
-  for (const auto& output : outputs_) graph_output[slot_by_name_.at(output.name)] = 1;
+  for (const auto& output : outputs_) {
+    graph_output[slot_by_name_.at(output.name)] = 1;
+    ++readers[slot_by_name_.at(output.name)];
+  }
   std::map<int, int> convolutions, conversions;
-  std::set<std::pair<int, int>> entries;  // (region, dense slot)
   for (size_t k = 0; k < n; ++k) {
     const int region = region_of_step[k];
     if (region < 0) continue;
-    if (packed[k].node.op_type() == "Conv") ++convolutions[region];
-    for (int in : data_inputs(k))
-      if (in >= 0 && region_of_slot[in] < 0 && entries.insert({region, in}).second) ++conversions[region];
+    if (packed[k].node.op_type() == "Conv") {
+      ++convolutions[region];
+      const int in = steps[k].inputs[0];
+      const int64_t channels = packed[k].weight.size(1) * Node(packed[k].node, opset_, model_dir).i("group", 1);
+      conversions[region] += region_of_slot[in] < 0 && channels % block == 0;
+    }
     const int out = steps[k].outputs[0];
     conversions[region] += read_outside[out] + graph_output[out];
   }
@@ -568,31 +611,57 @@ void Graph::prepare_blocked(const std::vector<PackedStep>& packed, const std::st
     if (count >= 2 * conversions[region]) kept.insert(region);
   if (kept.empty()) return;
 
-  std::unordered_map<int, int> blocked_copy, dense_copy;  // slot -> slot of its copy in the other layout
+  // The step in the same region that alone reads `slot`, or -1.
+  const auto sole_reader = [&](int slot, int region) {
+    const int k = readers[slot] == 1 ? reader_step[slot] : -1;
+    return k >= 0 && region_of_step[k] == region ? k : -1;
+  };
+  std::vector<char> fused(n, 0);
+  std::unordered_map<int, int> dense_copy;  // slot -> slot of its dense copy
+  std::vector<int> fused_away;
+  blocked_plan_.blocked.assign(slot_names_.size(), 0);
   for (size_t k = 0; k < n; ++k) {
+    if (fused[k]) continue;
     auto step = steps[k];
-    if (!kept.count(region_of_step[k])) {
+    const int region = region_of_step[k];
+    if (!kept.count(region)) {
       for (auto& in : step.inputs)
         if (dense_copy.count(in)) in = dense_copy.at(in);
       blocked_plan_.steps.push_back(std::move(step));
       continue;
     }
-    for (int& in : step.inputs) {
-      if (in < 0 || region_of_slot[in] >= 0 || constants_[in].defined()) continue;
-      if (!blocked_copy.count(in)) {
-        const int copy = add_slot(unused_name(slot_name(in) + "/blocked"), "to_mkldnn", "", in);
-        blocked_plan_.steps.push_back({to_blocked(), {in}, {copy}, "'" + slot_name(in) + "' into oneDNN's blocked layout"});
-        blocked_copy[in] = copy;
-      }
-      in = blocked_copy.at(in);
-    }
     const auto& [node, weight, bias, relu] = packed[k];
     const auto& op = node.op_type();
     if (op == "Conv") {
-      step.kernel = blocked_convolution(Node(node, opset_, model_dir), weight, bias, relu, steps[k].kernel);
+      ConvolutionPostOps post_ops;
+      if (relu) post_ops.clamp = Clamp{};
+      const auto fuse = [&](int reader) {
+        fused[reader] = 1;
+        fused_away.push_back(step.outputs[0]);
+        step.description += " with " + steps[reader].description + " fused";
+        step.outputs = steps[reader].outputs;
+        ++blocked_post_ops_;
+      };
+      int reader = relu ? -1 : sole_reader(step.outputs[0], region);
+      if (reader >= 0 && packed[reader].node.op_type() == "Add") {
+        const auto& add = steps[reader].inputs;
+        const int residual = add[0] == step.outputs[0] ? add[1] : add[0];
+        const int made_by = packed_plan_.step_of_slot[residual];
+        if (add[0] != add[1] && region_of_slot[residual] == region && made_by >= 0 && made_by < static_cast<int>(k)) {
+          post_ops.add = true;
+          step.inputs.push_back(residual);
+          fuse(reader);
+          reader = sole_reader(step.outputs[0], region);
+        }
+      }
+      if (reader >= 0 && clamp_of_step[reader]) {
+        post_ops.clamp = clamp_of_step[reader];
+        fuse(reader);
+      }
+      step.kernel = blocked_convolution(Node(node, opset_, model_dir), weight, bias, post_ops, steps[k].kernel);
       ++blocked_convolutions_;
-    } else if (op == "Relu") {
-      step.kernel = blocked_relu(steps[k].kernel);
+    } else if (clamp_of_step[k]) {
+      step.kernel = blocked_clamp(*clamp_of_step[k], steps[k].kernel);
     } else if (op == "Add") {
       step.kernel = blocked_add(steps[k].kernel);
     } else if (op == "MaxPool") {
@@ -602,15 +671,18 @@ void Graph::prepare_blocked(const std::vector<PackedStep>& packed, const std::st
     }
     step.description += " on oneDNN's blocked layout";
     const int out = step.outputs[0];
+    blocked_plan_.blocked[out] = 1;
     blocked_plan_.steps.push_back(std::move(step));
     if (read_outside[out]) {
       const int copy = add_slot(unused_name(slot_name(out) + "/dense"), "to_dense", "", out);
+      blocked_plan_.blocked.push_back(0);
       blocked_plan_.steps.push_back({to_dense(), {out}, {copy}, "'" + slot_name(out) + "' out of oneDNN's blocked layout"});
       dense_copy[out] = copy;
     }
   }
   blocked_regions_ = static_cast<int>(kept.size());
   blocked_plan_.removed = packed_plan_.removed;
+  blocked_plan_.removed.insert(blocked_plan_.removed.end(), fused_away.begin(), fused_away.end());
   blocked_plan_.index(slot_names_.size());
 }
 
@@ -781,8 +853,10 @@ Tensors Graph::run(const Tensors& feeds, const std::vector<int>& wanted, const V
     }
   }
   Tensors out;
-  const bool blocked = plan == &blocked_plan_;
-  for (int w : wanted) out.push_back(blocked ? dense_contiguous(values[w]) : channels_last ? values[w].contiguous() : values[w]);
+  for (int w : wanted) {
+    const bool blocked = plan && static_cast<size_t>(w) < plan->blocked.size() && plan->blocked[w];
+    out.push_back(blocked ? dense_contiguous(values[w]) : channels_last ? values[w].contiguous() : values[w]);
+  }
   return out;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "model/onnx/op_registry.hpp"
+#include "model/onnx/ops/blocked.hpp"
 
 #include <functional>
 #include <map>
@@ -25,7 +26,7 @@ enum class InferencePlan {
   folded,         // BatchNormalization folded into the Conv before it, a zero Pad into the Conv after it
   channels_last,  // and an image CNN's batch in channels-last (NHWC) memory
   packed,         // and its 2-D float convolutions on oneDNN, weights packed once, ReLU fused
-  blocked,        // and runs of regular convolutions with the ops between them on oneDNN's blocked tensors
+  blocked,        // and runs of convolutions with the ops between them in oneDNN's blocked layout
 };
 
 struct ValueInfo {
@@ -85,13 +86,16 @@ class Graph {
   // transposed) with float weights.
   int packed_convolutions() const { return plan_ >= InferencePlan::packed ? packed_convolutions_ : 0; }
   int fused_relus() const { return plan_ >= InferencePlan::packed ? fused_relus_ : 0; }
-  // How many of those convolutions the inference plan runs on oneDNN's blocked tensors (the
-  // layout optimize_for_inference converts whole graphs to), and in how many regions: maximal
-  // runs of regular (not grouped) convolutions and the Relu, Add, MaxPool and GlobalAveragePool
-  // nodes between them, entered and left through one conversion per value. A region is taken
-  // where its convolutions are at least twice its conversions (docs/performance.md).
+  // How many of those convolutions the inference plan runs in oneDNN's blocked layout (what
+  // optimize_for_inference converts whole graphs to), and in how many regions: maximal runs of
+  // convolutions whose outputs fill whole channel blocks, and the Relu, Clip, Add, MaxPool and
+  // GlobalAveragePool nodes between them, left through one conversion per value read outside.
+  // A region is taken where its convolutions are at least twice its conversions
+  // (docs/performance.md). blocked_post_ops: the Relus, Clips (ReLU6) and residual Adds that
+  // run inside those convolutions as oneDNN post-ops.
   int blocked_convolutions() const { return plan_ >= InferencePlan::blocked ? blocked_convolutions_ : 0; }
   int blocked_regions() const { return plan_ >= InferencePlan::blocked ? blocked_regions_ : 0; }
+  int blocked_post_ops() const { return plan_ >= InferencePlan::blocked ? blocked_post_ops_ : 0; }
 
   // Limits what the inference plan does (the default: all it can).
   void limit_inference_plan(InferencePlan plan) { plan_ = plan; }
@@ -129,6 +133,7 @@ class Graph {
     std::vector<Step> steps;
     std::vector<int> step_of_slot;  // producing step, -1 for inputs and initializers
     std::vector<int> removed;       // slots of the values it no longer makes (folded or fused away)
+    std::vector<char> blocked;      // by slot: whether its value is in oneDNN's blocked layout (empty: none is)
     void index(size_t slots);       // fills step_of_slot from steps
   };
 
@@ -143,6 +148,8 @@ class Graph {
   // pads attribute lists them (begins, then ends), if it adds zeros there alone and its pads
   // are constants; nullopt for any other Pad.
   std::optional<std::vector<int64_t>> spatial_zero_pads(const ::onnx::NodeProto& pad, int64_t rank) const;
+  // The bounds a Relu or a Clip with constant scalar bounds clamps to; nullopt for other nodes.
+  std::optional<Clamp> constant_clamp(const ::onnx::NodeProto& node) const;
   // `name`, or with underscores added until no value has it.
   std::string unused_name(std::string name) const;
   // The plan a run takes, nullptr for the graph as written.
@@ -177,6 +184,7 @@ class Graph {
   int fused_relus_ = 0;
   int blocked_convolutions_ = 0;
   int blocked_regions_ = 0;
+  int blocked_post_ops_ = 0;
   std::vector<int> channels_last_inputs_;  // indices into inputs_
   bool image_cnn_ = false;
   InferencePlan plan_ = InferencePlan::blocked;

@@ -2,97 +2,226 @@
 
 #include "model/onnx/ops/conv.hpp"
 
+#include <oneapi/dnnl/dnnl.hpp>
+
 #include <map>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 
 namespace lumos::onnx {
 namespace {
 
-bool all_blocked(const Tensors& in) {
-  return std::all_of(in.begin(), in.end(), [](const at::Tensor& t) { return t.defined() && t.is_mkldnn(); });
+using dnnl::memory;
+
+const dnnl::engine& cpu_engine() {
+  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+memory::format_tag blocked_tag() {
+  return blocked_channels() == 16 ? memory::format_tag::nChw16c : memory::format_tag::nChw8c;
+}
+
+// A region value: [N, C/b, H, W, b] float. Dense values given in place of one are 4-D.
+bool is_blocked(const at::Tensor& t) {
+  return t.defined() && t.dim() == 5 && t.size(4) == blocked_channels() && t.scalar_type() == at::kFloat;
+}
+
+// [N, C, H, W] (any memory format, C a multiple of b) in the blocked layout.
+at::Tensor blocked(const at::Tensor& x) {
+  const int64_t b = blocked_channels();
+  const auto n = x.size(0), blocks = x.size(1) / b, h = x.size(2), w = x.size(3);
+  auto out = at::empty({n, blocks, h, w, b}, x.options());
+  out.permute({0, 1, 4, 2, 3}).copy_(x.view({n, blocks, b, h, w}));  // splitting C is a view in any memory format
+  return out;
+}
+
+at::Tensor dense(const at::Tensor& blocked) {
+  const auto n = blocked.size(0), blocks = blocked.size(1), h = blocked.size(2), w = blocked.size(3), b = blocked.size(4);
+  auto out = at::empty({n, blocks * b, h, w}, blocked.options().memory_format(at::MemoryFormat::ChannelsLast));
+  out.view({n, blocks, b, h, w}).copy_(blocked.permute({0, 1, 4, 2, 3}));
+  return out;
 }
 
 // The step as the packed plan runs it, on its inputs made dense.
 Tensors run_dense(const Kernel& fallback, const Tensors& in) {
-  Tensors dense(in);
-  for (auto& t : dense)
-    if (t.defined() && t.is_mkldnn()) t = t.to_dense();
-  return fallback(dense);
+  Tensors values(in);
+  for (auto& t : values)
+    if (is_blocked(t)) t = dense(t);
+  return fallback(values);
 }
 
-// The executor hands a value over at its last use: a blocked tensor nobody else holds may be
-// overwritten (blocked tensors have no views).
-bool is_sole(const at::Tensor& t) { return t.use_count() == 1; }
+// The executor hands a value over at its last use: a region value nobody else holds may be
+// overwritten.
+bool is_sole(const at::Tensor& t) { return t.use_count() == 1 && t.is_contiguous(); }
 
-struct BlockedConvolution : PlannedConvolution {
-  using PlannedConvolution::PlannedConvolution;
+at::Tensor clamped(at::Tensor x, const Clamp& clamp) {
+  return clamp.high == std::numeric_limits<float>::infinity() ? x.clamp_min_(clamp.low) : x.clamp_(clamp.low, clamp.high);
+}
+
+// One input shape's convolution: the primitive, its weights in the layout it chose.
+struct ConvolutionPrimitive {
+  dnnl::convolution_forward convolution;
+  memory::desc source, destination, scratchpad;
+  memory weights;
+  std::vector<int64_t> output;  // [N, M/b, OH, OW, b]
+};
+
+struct OneDnnConvolution : PlannedConvolution {
+  OneDnnConvolution(const Node& node, at::Tensor weight, at::Tensor bias, ConvolutionPostOps post_ops, Kernel fallback)
+      : PlannedConvolution(node, weight.contiguous(), bias.defined() ? bias.contiguous() : bias, false,
+                           std::move(fallback)),
+        post_ops(post_ops) {}
+  ConvolutionPostOps post_ops;
   std::mutex mutex;
-  std::map<std::vector<int64_t>, at::Tensor> weights;  // reordered, by padding
+  std::map<std::vector<int64_t>, std::shared_ptr<const ConvolutionPrimitive>> primitives;  // by input layout
 
-  // oneDNN's reorder depends on the window (padding, stride, dilation); the padding can depend
-  // on the input size (auto_pad), so a weight is reordered at the first batch of each padding.
-  at::Tensor blocked_weight(const Window& window, const std::vector<int64_t>& padding) {
+  // The primitive for `x` ([N, C, H, W] blocked, or contiguous), nullptr where its window leaves
+  // no output (the fallback then reports it).
+  std::shared_ptr<const ConvolutionPrimitive> primitive(const at::Tensor& x, const memory::dims& dims) {
+    std::vector<int64_t> key(dims);
+    key.push_back(is_blocked(x));
     const std::lock_guard<std::mutex> lock(mutex);
-    const auto found = weights.find(padding);
-    if (found != weights.end()) return found->second;
-    auto reordered =
-        at::mkldnn_reorder_conv2d_weight(weight.to_mkldnn(), padding, window.strides, window.dilations, groups);
-    return weights.emplace(padding, std::move(reordered)).first->second;
+    const auto found = primitives.find(key);
+    if (found != primitives.end()) return found->second;
+    auto made = make(x, dims);
+    primitives.emplace(std::move(key), made);
+    return made;
+  }
+
+  std::shared_ptr<const ConvolutionPrimitive> make(const at::Tensor& x, const memory::dims& dims) const {
+    const auto window = resolve_window(attributes, {dims[2], dims[3]}, weight.sizes().slice(2));
+    const int64_t m = weight.size(0), b = blocked_channels();
+    memory::dims output{dims[0], m, 0, 0}, dilations, strides(window.strides), pad_begin(window.pad_begin),
+        pad_end(window.pad_end);
+    for (int i = 0; i < 2; ++i) {
+      const int64_t extent = (window.kernel[i] - 1) * window.dilations[i] + 1;
+      const int64_t span = dims[2 + i] + window.pad_begin[i] + window.pad_end[i] - extent;
+      if (span < 0) return nullptr;
+      output[2 + i] = span / window.strides[i] + 1;
+      dilations.push_back(window.dilations[i] - 1);  // oneDNN counts the gaps
+    }
+    const auto f32 = memory::data_type::f32;
+    const memory::desc source =
+        memory::desc(dims, f32, is_blocked(x) ? blocked_tag() : memory::format_tag::nchw);
+    const memory::desc destination(output, f32, blocked_tag());
+    memory::dims weight_dims(weight.sizes().begin(), weight.sizes().end());
+    auto weight_tag = memory::format_tag::oihw;
+    if (groups > 1) {
+      weight_dims = {groups, m / groups, weight.size(1), weight.size(2), weight.size(3)};
+      weight_tag = memory::format_tag::goihw;
+    }
+    const memory::desc any_weights(weight_dims, f32, memory::format_tag::any);
+    const auto inference = dnnl::prop_kind::forward_inference;
+    const auto direct = dnnl::algorithm::convolution_direct;
+    const auto description =
+        bias.defined() ? dnnl::convolution_forward::desc(inference, direct, source, any_weights,
+                                                         memory::desc({m}, f32, memory::format_tag::x), destination,
+                                                         strides, dilations, pad_begin, pad_end)
+                       : dnnl::convolution_forward::desc(inference, direct, source, any_weights, destination, strides,
+                                                         dilations, pad_begin, pad_end);
+    dnnl::post_ops ops;
+    if (post_ops.add) ops.append_sum(1.0f);
+    if (const auto& clamp = post_ops.clamp) {
+      if (clamp->low == 0 && clamp->high == std::numeric_limits<float>::infinity()) {
+        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      } else {
+        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, clamp->low, clamp->high);
+      }
+    }
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(ops);
+    // Scratch memory comes with each call, so one model can run on several threads at once.
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    const dnnl::convolution_forward::primitive_desc chosen(description, attr, cpu_engine());
+
+    memory given_weights({weight_dims, f32, weight_tag}, cpu_engine(), weight.data_ptr());
+    memory weights(chosen.weights_desc(), cpu_engine());
+    dnnl::stream stream(cpu_engine());
+    dnnl::reorder(given_weights, weights).execute(stream, given_weights, weights);
+    stream.wait();
+    return std::make_shared<const ConvolutionPrimitive>(ConvolutionPrimitive{
+        dnnl::convolution_forward(chosen), chosen.src_desc(), chosen.dst_desc(), chosen.scratchpad_desc(),
+        std::move(weights), {output[0], m / b, output[2], output[3], b}});
+  }
+
+  Tensors operator()(const Tensors& in) {
+    const auto& x = in[0];
+    const size_t convolution_inputs = in.size() - (post_ops.add ? 1 : 0);
+    const auto run_fallback = [&] {
+      auto out = run_dense(fallback, Tensors(in.begin(), in.begin() + convolution_inputs));
+      if (post_ops.add) out[0] = out[0] + (is_blocked(in.back()) ? dense(in.back()) : in.back());
+      if (post_ops.clamp) out[0] = clamped(out[0], *post_ops.clamp);
+      return out;
+    };
+    const bool dense_input = x.defined() && x.dim() == 4 && x.scalar_type() == at::kFloat && x.device().is_cpu() &&
+                             x.layout() == at::kStrided && x.numel() > 0;
+    if (!is_blocked(x) && !dense_input) return run_fallback();
+    // oneDNN's fast kernels read blocked inputs, or few channels (an image) in NCHW memory.
+    const auto source = is_blocked(x) || !dense_input ? x : x.size(1) % blocked_channels() == 0 ? blocked(x) : x.contiguous();
+    const memory::dims dims{x.size(0), x.size(1) * (is_blocked(x) ? x.size(4) : 1), x.size(2), x.size(3)};
+    if (dims[0] == 0 || dims[1] != weight.size(1) * groups || !source.is_contiguous()) return run_fallback();
+    const auto primitive = this->primitive(source, dims);
+    if (!primitive) return run_fallback();
+    at::Tensor out;
+    if (post_ops.add) {
+      const auto& residual = in.back();
+      if (!is_blocked(residual) || residual.sizes() != at::IntArrayRef(primitive->output)) return run_fallback();
+      out = is_sole(residual) ? residual : residual.clone(at::MemoryFormat::Contiguous);
+    } else {
+      out = at::empty(primitive->output, x.options());
+    }
+    const auto scratch = at::empty({static_cast<int64_t>(primitive->scratchpad.get_size())}, x.options().dtype(at::kByte));
+    const auto& engine = cpu_engine();
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, memory(primitive->source, engine, source.data_ptr())},
+        {DNNL_ARG_WEIGHTS, primitive->weights},
+        {DNNL_ARG_DST, memory(primitive->destination, engine, out.data_ptr())},
+        {DNNL_ARG_SCRATCHPAD, memory(primitive->scratchpad, engine, scratch.data_ptr())}};
+    if (bias.defined()) args.emplace(DNNL_ARG_BIAS, memory({{weight.size(0)}, memory::data_type::f32, memory::format_tag::x},
+                                                           engine, bias.data_ptr()));
+    dnnl::stream stream(engine);
+    primitive->convolution.execute(stream, args);
+    stream.wait();
+    return Tensors{out};
   }
 };
 
 }  // namespace
 
-Kernel to_blocked() {
-  return [](const Tensors& in) {
-    const auto& x = in[0];
-    const bool fits = x.defined() && x.dim() == 4 && x.scalar_type() == at::kFloat && x.device().is_cpu() &&
-                      x.layout() == at::kStrided && x.numel() > 0;
-    return Tensors{fits ? x.to_mkldnn() : x};
-  };
-}
-
-at::Tensor dense_contiguous(const at::Tensor& value) {
-  return value.defined() && value.is_mkldnn() ? value.to_dense() : value.contiguous();
+int64_t blocked_channels() {
+  static const int64_t channels = [] {
+    const auto avx512 = static_cast<int>(dnnl::cpu_isa::avx512_core);
+    return (static_cast<int>(dnnl::get_effective_cpu_isa()) & avx512) == avx512 ? 16 : 8;
+  }();
+  return channels;
 }
 
 Kernel to_dense() {
-  return [](const Tensors& in) {
-    return Tensors{in[0].defined() && in[0].is_mkldnn() ? in[0].to_dense() : in[0]};
-  };
+  return [](const Tensors& in) { return Tensors{is_blocked(in[0]) ? dense(in[0]) : in[0]}; };
 }
 
-Kernel blocked_convolution(const Node& node, at::Tensor weight, at::Tensor bias, bool relu, Kernel fallback) {
-  auto conv = std::make_shared<BlockedConvolution>(node, std::move(weight), std::move(bias), relu, std::move(fallback));
-  return [conv](const Tensors& in) {
-    const auto& x = in[0];
-    const auto& w = conv->weight;
-    if (!all_blocked({x}) || x.dim() != 4 || x.size(0) == 0 || x.size(1) != w.size(1) * conv->groups) {
-      return run_dense(conv->fallback, in);
-    }
-    const auto window = resolve_window(conv->attributes, x.sizes().slice(2), w.sizes().slice(2));
-    const auto padding = split_padding(window);
-    if (padding.has_extra()) return run_dense(conv->fallback, in);  // a blocked tensor cannot be padded
-    auto y = at::mkldnn_convolution(x, conv->blocked_weight(window, padding.symmetric), conv->bias, padding.symmetric,
-                                    window.strides, window.dilations, conv->groups);
-    if (conv->relu) y.relu_();
-    return Tensors{y};
-  };
+at::Tensor dense_contiguous(const at::Tensor& value) {
+  return is_blocked(value) ? dense(value).contiguous() : value.contiguous();
 }
 
-Kernel blocked_relu(Kernel fallback) {
-  return [fallback](const Tensors& in) {
-    if (!all_blocked(in)) return run_dense(fallback, in);
-    if (!is_sole(in[0])) return Tensors{at::relu(in[0])};
-    auto x = in[0];
-    return Tensors{x.relu_()};
+Kernel blocked_convolution(const Node& node, at::Tensor weight, at::Tensor bias, ConvolutionPostOps post_ops,
+                           Kernel fallback) {
+  auto conv = std::make_shared<OneDnnConvolution>(node, std::move(weight), std::move(bias), post_ops, std::move(fallback));
+  return [conv](const Tensors& in) { return (*conv)(in); };
+}
+
+Kernel blocked_clamp(Clamp clamp, Kernel fallback) {
+  return [clamp, fallback](const Tensors& in) {
+    if (!is_blocked(in[0])) return run_dense(fallback, in);
+    return Tensors{clamped(is_sole(in[0]) ? in[0] : in[0].clone(at::MemoryFormat::Contiguous), clamp)};
   };
 }
 
 Kernel blocked_add(Kernel fallback) {
   return [fallback](const Tensors& in) {
-    if (!all_blocked(in) || in[0].sizes() != in[1].sizes()) return run_dense(fallback, in);
+    if (!is_blocked(in[0]) || !is_blocked(in[1]) || in[0].sizes() != in[1].sizes()) return run_dense(fallback, in);
     for (int i : {0, 1}) {
       if (!is_sole(in[i])) continue;
       auto sum = in[i];
@@ -102,23 +231,36 @@ Kernel blocked_add(Kernel fallback) {
   };
 }
 
+namespace {
+// A blocked value [N, C/b, H, W, b] seen as N*C/b images of b channels in channels-last
+// memory, the layout ATen's pools keep; and back.
+at::Tensor as_channels_last(const at::Tensor& x) {
+  return x.view({x.size(0) * x.size(1), x.size(2), x.size(3), x.size(4)}).permute({0, 3, 1, 2});
+}
+at::Tensor from_channels_last(const at::Tensor& y, int64_t n) {
+  const auto blocks = y.size(0) / n;
+  return y.permute({0, 2, 3, 1}).contiguous().view({n, blocks, y.size(2), y.size(3), y.size(1)});
+}
+}  // namespace
+
 Kernel blocked_max_pool(const Node& node, Kernel fallback) {
   const auto attributes = read_window(node);
   return [attributes, fallback](const Tensors& in) {
     const auto& x = in[0];
-    if (!all_blocked(in) || x.dim() != 4 || attributes.kernel.size() != 2) return run_dense(fallback, in);
-    const auto window = resolve_window(attributes, x.sizes().slice(2), attributes.kernel);
+    if (!is_blocked(x) || attributes.kernel.size() != 2) return run_dense(fallback, in);
+    const auto window = resolve_window(attributes, {x.size(2), x.size(3)}, attributes.kernel);
     const auto padding = split_pool_padding(window);
     if (padding.has_extra()) return run_dense(fallback, in);
-    return Tensors{at::max_pool2d(x, window.kernel, window.strides, padding.symmetric, window.dilations,
-                                  attributes.ceil_mode)};
+    const auto pooled = at::max_pool2d(as_channels_last(x), window.kernel, window.strides, padding.symmetric,
+                                       window.dilations, attributes.ceil_mode);
+    return Tensors{from_channels_last(pooled, x.size(0))};
   };
 }
 
 Kernel blocked_global_average_pool(Kernel fallback) {
   return [fallback](const Tensors& in) {
-    if (!all_blocked(in) || in[0].dim() != 4) return run_dense(fallback, in);
-    return Tensors{at::adaptive_avg_pool2d(in[0], {1, 1})};
+    if (!is_blocked(in[0])) return run_dense(fallback, in);
+    return Tensors{in[0].mean({2, 3}, true)};
   };
 }
 

@@ -1,27 +1,53 @@
-// Kernels of the inference plan's blocked region (model/onnx/graph.cpp): runs of convolutions
-// and the ops between them on oneDNN's blocked tensors (ATen's MKLDNN layout), what
-// torch.jit.optimize_for_inference's graphs run. Each takes the values of its region in that
-// layout; given anything else (a value given in place of one of the region's, another rank or
-// type) it runs `fallback`, the step as the packed plan runs it, on dense values.
+// Kernels of the inference plan's blocked regions (model/onnx/graph.cpp): runs of convolutions
+// and the ops between them in oneDNN's blocked layout nChw8c (nChw16c with AVX-512), what
+// torch.jit.optimize_for_inference's graphs run. The convolutions call oneDNN directly, so a
+// following Relu or Clip (ReLU6) and a residual Add run inside them as oneDNN post-ops;
+// LibTorch's own MKLDNN tensors have no clamp, which kept MobileNets out of a region.
+//
+// A region value of shape [N, C, H, W] is an ordinary float tensor [N, C/b, H, W, b] holding
+// that layout (b = blocked_channels()), so elementwise ops and pools run on it as ATen ops.
+// Given a dense value instead (one given in place of a region's), a kernel runs `fallback`,
+// the step as the packed plan runs it, and gives a dense value.
 #pragma once
 
 #include "model/onnx/op_registry.hpp"
 
+#include <limits>
+#include <optional>
+
 namespace lumos::onnx {
 
-// The region's entry: a 4-D float CPU value in oneDNN's blocked layout (others as they are).
-Kernel to_blocked();
-// The region's exit: a blocked value back in ordinary (NCHW contiguous) memory.
+// The channel block of the region's layout on this CPU: 16 where oneDNN runs AVX-512, else 8.
+// A region's values have a multiple of it channels.
+int64_t blocked_channels();
+
+// A region's exit (its convolutions read dense values themselves): a blocked value back as an [N, C, H, W] tensor in channels-last memory.
 Kernel to_dense();
 // A value as the graph's readers outside a plan take it: dense, contiguous.
 at::Tensor dense_contiguous(const at::Tensor& value);
 
+// Elementwise bounds after a convolution: a Relu ({0, +inf}) or a Clip.
+struct Clamp {
+  float low = 0;
+  float high = std::numeric_limits<float>::infinity();
+};
+
+// What a blocked convolution runs after the convolution itself, in this order, inside it.
+struct ConvolutionPostOps {
+  bool add = false;  // adds the value of the step's last input (a residual Add)
+  std::optional<Clamp> clamp;
+};
+
 // A 2-D Conv with float constant weight [M, C/group, kH, kW] and bias [M] (undefined: none),
-// its weight reordered once (per padding) into oneDNN's blocked layout, a ReLU after it when
-// `relu`.
-Kernel blocked_convolution(const Node& node, at::Tensor weight, at::Tensor bias, bool relu, Kernel fallback);
-// Relu, Add (two values of the same shape), MaxPool (2-D, one output) and GlobalAveragePool.
-Kernel blocked_relu(Kernel fallback);
+// M a multiple of blocked_channels(), on oneDNN: its input blocked or dense (a region's first
+// convolution reads the dense value itself), its output blocked. Primitives and reordered
+// weights are made once per input shape. `fallback` is the packed step (inputs x, weight[,
+// bias]); the post-ops are applied after it.
+Kernel blocked_convolution(const Node& node, at::Tensor weight, at::Tensor bias, ConvolutionPostOps post_ops,
+                           Kernel fallback);
+// Relu, Clip (constant bounds), Add (two values of the same shape), MaxPool (2-D, one output)
+// and GlobalAveragePool.
+Kernel blocked_clamp(Clamp clamp, Kernel fallback);
 Kernel blocked_add(Kernel fallback);
 Kernel blocked_max_pool(const Node& node, Kernel fallback);
 Kernel blocked_global_average_pool(Kernel fallback);
