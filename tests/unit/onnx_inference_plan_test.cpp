@@ -435,11 +435,13 @@ TEST(InferencePlan, LeavesARegionWithTooFewConvolutionsPacked) {
 
 namespace {
 
-// MobileNetV2's pieces: ReLU6 Clips (bounds from Constant nodes and from initializers), a
-// depthwise convolution, a residual Add after the projecting Conv, and asymmetric padding:
+// MobileNetV2's pieces: ReLU6 Clips (bounds from Constant nodes and from initializers),
+// depthwise convolutions after 1x1 ones (stride 1 and 2), a residual Add after the projecting
+// Conv, and a depthwise Conv with asymmetric padding that no 1x1 one feeds:
 //   x [N, 3, H, W] -> Conv 3x3/2 (16) -> Clip "r0" -> Conv 1x1 (32) "e" -> Clip "re"
 //   -> depthwise Conv 3x3 "d" -> Clip "rd" -> Conv 1x1 (16) "p" -> Add(p, r0) "a"
-//   -> depthwise Conv 3x3/2, pads (0, 0, 1, 1) "d2" -> Clip "r2" -> GlobalAveragePool -> Flatten "out".
+//   -> Conv 1x1 (32) "e2" -> Clip -> depthwise Conv 3x3/2 "d2" -> Clip "r2"
+//   -> depthwise Conv 3x3/2, pads (0, 0, 1, 1) "d3" -> Clip -> GlobalAveragePool -> Flatten "out".
 Graph inverted_residual_network() {
   OnnxBuilder b(13);
   b.input("x", {-1, 3, -1, -1});
@@ -467,17 +469,21 @@ Graph inverted_residual_network() {
   b.node("Clip", {"d", "zero", "six"}, {"rd"});
   conv("rd", "p", 32, 16, 1, 1, 1, {0, 0, 0, 0}, 2.1f);
   b.node("Add", {"p", "r0"}, {"a"});
-  conv("a", "d2", 16, 16, 3, 16, 2, {0, 0, 1, 1}, 2.9f);
-  b.node("Clip", {"d2", "low", "high"}, {"r2"});
-  b.node("GlobalAveragePool", {"r2"}, {"g"});
+  conv("a", "e2", 16, 32, 1, 1, 1, {0, 0, 0, 0}, 2.5f);
+  b.node("Clip", {"e2", "low", "high"}, {"re2"});
+  conv("re2", "d2", 32, 32, 3, 32, 2, {1, 1, 1, 1}, 2.9f);
+  b.node("Clip", {"d2", "zero", "six"}, {"r2"});
+  conv("r2", "d3", 32, 32, 3, 32, 2, {0, 0, 1, 1}, 3.3f);
+  b.node("Clip", {"d3", "low", "high"}, {"r3"});
+  b.node("GlobalAveragePool", {"r3"}, {"g"});
   b.node("Flatten", {"g"}, {"out"});
-  b.output("out", {-1, 16});
+  b.output("out", {-1, 32});
   return Graph(b.proto(), "");
 }
 
 // inverted_residual_network's values on ATen, from "r0" on (given, or from x).
 struct InvertedResidualReference {
-  at::Tensor r0, e, p, out;
+  at::Tensor r0, e, d, p, out;
 };
 InvertedResidualReference inverted_residual_reference(const at::Tensor& x, at::Tensor r0 = {}) {
   const auto conv = [](const at::Tensor& input, int64_t in, int64_t out, int64_t k, int64_t groups, int64_t stride,
@@ -489,29 +495,30 @@ InvertedResidualReference inverted_residual_reference(const at::Tensor& x, at::T
   InvertedResidualReference r;
   r.r0 = r0.defined() ? r0 : conv(x, 3, 16, 3, 1, 2, 1, 0.3f).clamp(0, 6);
   r.e = conv(r.r0, 16, 32, 1, 1, 1, 0, 0.9f);
-  const auto rd = conv(r.e.clamp(0, 6), 32, 32, 3, 32, 1, 1, 1.7f).clamp(0, 6);
-  r.p = conv(rd, 32, 16, 1, 1, 1, 0, 2.1f);
+  r.d = conv(r.e.clamp(0, 6), 32, 32, 3, 32, 1, 1, 1.7f);
+  r.p = conv(r.d.clamp(0, 6), 32, 16, 1, 1, 1, 0, 2.1f);
   const auto a = r.p + r.r0;
-  const auto d2 = conv(at::constant_pad_nd(a, {0, 1, 0, 1}), 16, 16, 3, 16, 2, 0, 2.9f);
-  r.out = d2.clamp(0, 6).mean({2, 3});
+  const auto r2 = conv(conv(a, 16, 32, 1, 1, 1, 0, 2.5f).clamp(0, 6), 32, 32, 3, 32, 2, 1, 2.9f).clamp(0, 6);
+  const auto d3 = conv(at::constant_pad_nd(r2, {0, 1, 0, 1}), 32, 32, 3, 32, 2, 0, 3.3f);
+  r.out = d3.clamp(0, 6).mean({2, 3});
   return r;
 }
 
 }  // namespace
 
 // A MobileNetV2-like graph runs as one blocked region, every Clip and the residual Add inside a
-// convolution (oneDNN post-ops), the depthwise convolutions blocked too: its results match
-// ATen's on any batch and image size; values fused away and asked for, or given in place of one
-// in the region, keep their meaning.
-TEST(InferencePlan, FusesReluSixAndResidualAddsIntoBlockedConvolutions) {
+// convolution (oneDNN post-ops), each depthwise Conv after a 1x1 one inside that one: its
+// results match ATen's on any batch and image size; values fused away and asked for, or given
+// in place of one in the region, keep their meaning.
+TEST(InferencePlan, FusesReluSixResidualAddsAndDepthwiseConvolutions) {
   if (!lumos::onnx::packed_convolutions_available()) GTEST_SKIP() << "LibTorch without oneDNN";
   const auto graph = inverted_residual_network();
-  EXPECT_EQ(graph.blocked_convolutions(), 5);
+  EXPECT_EQ(graph.blocked_convolutions(), 7);
   EXPECT_EQ(graph.blocked_regions(), 1);
-  EXPECT_EQ(graph.blocked_post_ops(), 5);  // four Clips and the Add
+  EXPECT_EQ(graph.blocked_post_ops(), 9);  // six Clips, the Add and two depthwise Convs
   c10::InferenceMode inference;
   const std::vector<int> out{graph.slot("out")};
-  for (const auto& shape : {std::vector<int64_t>{1, 3, 8, 8}, {3, 3, 13, 10}}) {
+  for (const auto& shape : {std::vector<int64_t>{1, 3, 8, 8}, {3, 3, 13, 10}, {2, 3, 30, 17}}) {
     const auto x = at::sin(at::arange(c10::multiply_integers(shape), at::kFloat).mul(0.37)).view(shape);
     EXPECT_TRUE(close_to("blocked out", graph.run({x}, out)[0], inverted_residual_reference(x).out, 1e-5));
   }
@@ -519,11 +526,13 @@ TEST(InferencePlan, FusesReluSixAndResidualAddsIntoBlockedConvolutions) {
   const auto expected = inverted_residual_reference(x);
   // The weights make every ReLU6 clamp at both ends.
   EXPECT_TRUE(at::logical_and((expected.e < 0).any(), (expected.e > 6).any()).item<bool>());
+  EXPECT_TRUE(at::logical_and((expected.d < 0).any(), (expected.d > 6).any()).item<bool>());
   // Fused away: the runs that ask for them take the packed plan.
-  const auto asked = graph.run({x}, {graph.slot("e"), graph.slot("p"), graph.slot("out")});
+  const auto asked = graph.run({x}, {graph.slot("e"), graph.slot("d"), graph.slot("p"), graph.slot("out")});
   EXPECT_TRUE(close_to("e asked for", asked[0], expected.e, 1e-5));
-  EXPECT_TRUE(close_to("p asked for", asked[1], expected.p, 1e-5));
-  EXPECT_TRUE(close_to("out beside them", asked[2], expected.out, 1e-5));
+  EXPECT_TRUE(close_to("d asked for", asked[1], expected.d, 1e-5));
+  EXPECT_TRUE(close_to("p asked for", asked[2], expected.p, 1e-5));
+  EXPECT_TRUE(close_to("out beside them", asked[3], expected.out, 1e-5));
   // A dense r0 given: the convolution reading it converts it, the one adding it runs dense.
   const auto given = expected.r0 * 0.5f + 0.25f;
   EXPECT_TRUE(close_to("given r0", graph.run({x}, out, {}, {{graph.slot("r0"), given}})[0],

@@ -21,6 +21,27 @@
 namespace lumos::onnx {
 namespace {
 
+bool all_equal(const std::vector<int64_t>& values, int64_t value) {
+  return std::all_of(values.begin(), values.end(), [value](int64_t v) { return v == value; });
+}
+
+// A Conv oneDNN can run a depthwise convolution inside: 1x1, stride 1, no padding, one group.
+bool is_plain_1x1(const Node& conv, const at::Tensor& weight) {
+  return weight.size(2) == 1 && weight.size(3) == 1 && conv.i("group", 1) == 1 && all_equal(conv.ints("strides"), 1) &&
+         all_equal(conv.ints("pads"), 0) && conv.s("auto_pad", "NOTSET") == "NOTSET";
+}
+
+// A depthwise 3x3 Conv with padding 1 on every side and stride 1 or 2 on both axes, the ones
+// oneDNN's depthwise post-op runs (MobileNet's).
+bool is_depthwise_3x3(const Node& conv, const at::Tensor& weight) {
+  const auto strides = conv.ints("strides", {1, 1});
+  return weight.defined() && weight.size(1) == 1 && weight.size(2) == 3 && weight.size(3) == 3 &&
+         conv.i("group", 1) == weight.size(0) && strides.size() == 2 && strides[0] == strides[1] &&
+         (strides[0] == 1 || strides[0] == 2) && conv.ints("pads") == std::vector<int64_t>{1, 1, 1, 1} &&
+         all_equal(conv.ints("dilations"), 1) && conv.s("auto_pad", "NOTSET") == "NOTSET";
+}
+
+
 ValueInfo value_info(const ::onnx::ValueInfoProto& proto) {
   ValueInfo info{proto.name(), 0, {}};
   if (proto.type().has_tensor_type()) {
@@ -524,7 +545,8 @@ std::optional<Clamp> Graph::constant_clamp(const ::onnx::NodeProto& proto) const
 // convolutions are at least twice its conversions (graph outputs counted): CNNs form one
 // region from the first convolution to the global pool. In a region, the Relu or Clip that
 // alone reads a convolution, or an Add that alone reads it with a value made before it (a
-// residual), and then the Relu or Clip that alone reads the Add, run inside the convolution.
+// residual), and then the Relu or Clip that alone reads the Add, run inside the convolution;
+// so does a depthwise 3x3 Conv (and its Relu or Clip) that alone reads a 1x1 one.
 void Graph::prepare_blocked(const std::vector<PackedStep>& packed, const std::string& model_dir) {
   const auto& steps = packed_plan_.steps;
   const size_t n = steps.size();
@@ -657,8 +679,27 @@ void Graph::prepare_blocked(const std::vector<PackedStep>& packed, const std::st
       if (reader >= 0 && clamp_of_step[reader]) {
         post_ops.clamp = clamp_of_step[reader];
         fuse(reader);
+        reader = sole_reader(step.outputs[0], region);
       }
-      step.kernel = blocked_convolution(Node(node, opset_, model_dir), weight, bias, post_ops, steps[k].kernel);
+      std::optional<DepthwiseStage> depthwise;
+      const auto& next = reader >= 0 ? packed[reader] : packed[k];
+      const Node next_node(next.node, opset_, model_dir);
+      if (reader >= 0 && !post_ops.add && is_plain_1x1(Node(node, opset_, model_dir), weight) &&
+          next.node.op_type() == "Conv" && is_depthwise_3x3(next_node, next.weight)) {
+        const auto with_constants = [kernel = steps[reader].kernel, weight = next.weight, bias = next.bias](const Tensors& in) {
+          return kernel(bias.defined() ? Tensors{in[0], weight, bias} : Tensors{in[0], weight});
+        };
+        const auto relu = next.relu ? std::optional<Clamp>(Clamp{}) : std::nullopt;  // fused when packed
+        depthwise.emplace(DepthwiseStage{next_node, next.weight, next.bias, relu, with_constants});
+        fuse(reader);
+        ++blocked_convolutions_;
+        reader = next.relu ? -1 : sole_reader(step.outputs[0], region);
+        if (reader >= 0 && clamp_of_step[reader]) {
+          depthwise->clamp = clamp_of_step[reader];
+          fuse(reader);
+        }
+      }
+      step.kernel = blocked_convolution(Node(node, opset_, model_dir), weight, bias, post_ops, steps[k].kernel, depthwise);
       ++blocked_convolutions_;
     } else if (clamp_of_step[k]) {
       step.kernel = blocked_clamp(*clamp_of_step[k], steps[k].kernel);

@@ -60,20 +60,46 @@ at::Tensor clamped(at::Tensor x, const Clamp& clamp) {
   return clamp.high == std::numeric_limits<float>::infinity() ? x.clamp_min_(clamp.low) : x.clamp_(clamp.low, clamp.high);
 }
 
-// One input shape's convolution: the primitive, its weights in the layout it chose.
+void append_clamp(dnnl::post_ops& ops, const std::optional<Clamp>& clamp) {
+  if (!clamp) return;
+  if (clamp->low == 0 && clamp->high == std::numeric_limits<float>::infinity()) {
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+  } else {
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, clamp->low, clamp->high);
+  }
+}
+
+// `given` (plain layout `tag`) reordered into `layout`.
+memory reordered(const at::Tensor& given, const memory::dims& dims, memory::format_tag tag, const memory::desc& layout) {
+  memory from({dims, memory::data_type::f32, tag}, cpu_engine(), given.data_ptr());
+  memory to(layout, cpu_engine());
+  dnnl::stream stream(cpu_engine());
+  dnnl::reorder(from, to).execute(stream, from, to);
+  stream.wait();
+  return to;
+}
+
+// One input shape's convolution: the primitive, its weights in the layout it chose, and
+// whether a depthwise convolution runs inside it (with its weights and bias).
 struct ConvolutionPrimitive {
   dnnl::convolution_forward convolution;
   memory::desc source, destination, scratchpad;
   memory weights;
   std::vector<int64_t> output;  // [N, M/b, OH, OW, b]
+  bool depthwise_fused = false;
+  memory depthwise_weights, depthwise_bias;
 };
 
 struct OneDnnConvolution : PlannedConvolution {
-  OneDnnConvolution(const Node& node, at::Tensor weight, at::Tensor bias, ConvolutionPostOps post_ops, Kernel fallback)
+  OneDnnConvolution(const Node& node, at::Tensor weight, at::Tensor bias, ConvolutionPostOps post_ops, Kernel fallback,
+                    std::shared_ptr<OneDnnConvolution> depthwise = nullptr)
       : PlannedConvolution(node, weight.contiguous(), bias.defined() ? bias.contiguous() : bias, false,
                            std::move(fallback)),
-        post_ops(post_ops) {}
+        post_ops(post_ops),
+        depthwise(std::move(depthwise)) {}
   ConvolutionPostOps post_ops;
+  // The depthwise convolution run inside this one where oneDNN can (else after it).
+  std::shared_ptr<OneDnnConvolution> depthwise;
   std::mutex mutex;
   std::map<std::vector<int64_t>, std::shared_ptr<const ConvolutionPrimitive>> primitives;  // by input layout
 
@@ -121,39 +147,62 @@ struct OneDnnConvolution : PlannedConvolution {
                                                          strides, dilations, pad_begin, pad_end)
                        : dnnl::convolution_forward::desc(inference, direct, source, any_weights, destination, strides,
                                                          dilations, pad_begin, pad_end);
-    dnnl::post_ops ops;
-    if (post_ops.add) ops.append_sum(1.0f);
-    if (const auto& clamp = post_ops.clamp) {
-      if (clamp->low == 0 && clamp->high == std::numeric_limits<float>::infinity()) {
-        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-      } else {
-        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, clamp->low, clamp->high);
-      }
-    }
     dnnl::primitive_attr attr;
-    attr.set_post_ops(ops);
     // Scratch memory comes with each call, so one model can run on several threads at once.
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    const dnnl::convolution_forward::primitive_desc chosen(description, attr, cpu_engine());
-
-    memory given_weights({weight_dims, f32, weight_tag}, cpu_engine(), weight.data_ptr());
-    memory weights(chosen.weights_desc(), cpu_engine());
-    dnnl::stream stream(cpu_engine());
-    dnnl::reorder(given_weights, weights).execute(stream, given_weights, weights);
-    stream.wait();
-    return std::make_shared<const ConvolutionPrimitive>(ConvolutionPrimitive{
-        dnnl::convolution_forward(chosen), chosen.src_desc(), chosen.dst_desc(), chosen.scratchpad_desc(),
-        std::move(weights), {output[0], m / b, output[2], output[3], b}});
+    std::vector<int64_t> depthwise_strides{1, 1};
+    if (depthwise) depthwise_strides = resolve_window(depthwise->attributes, {output[2], output[3]}, {3, 3}).strides;
+    const auto post_ops_attr = [&](bool with_depthwise) {
+      dnnl::post_ops ops;
+      if (post_ops.add) ops.append_sum(1.0f);
+      append_clamp(ops, post_ops.clamp);
+      if (with_depthwise) {
+        ops.append_dw(f32, f32, f32, 3, depthwise_strides[0], 1, 0, {});
+        append_clamp(ops, depthwise->post_ops.clamp);
+      }
+      attr.set_post_ops(ops);
+      return attr;
+    };
+    std::optional<dnnl::convolution_forward::primitive_desc> chosen;
+    std::vector<int64_t> depthwise_output;
+    if (depthwise) {
+      // oneDNN fuses it where its kernel can (a 1x1 convolution before, this ISA); the output
+      // must be the one the depthwise Conv gives on its own.
+      for (int i = 0; i < 2; ++i) depthwise_output.push_back((output[2 + i] + 2 - 3) / depthwise_strides[i] + 1);
+      try {
+        chosen.emplace(description, post_ops_attr(true), cpu_engine());
+        const memory::desc expected({output[0], m, depthwise_output[0], depthwise_output[1]}, f32, blocked_tag());
+        if (chosen->dst_desc() != expected) chosen.reset();
+      } catch (const dnnl::error&) {
+        chosen.reset();
+      }
+    }
+    const bool depthwise_fused = chosen.has_value();
+    if (!chosen) chosen.emplace(description, post_ops_attr(false), cpu_engine());
+    auto made = std::make_shared<ConvolutionPrimitive>(ConvolutionPrimitive{
+        dnnl::convolution_forward(*chosen), chosen->src_desc(), chosen->dst_desc(), chosen->scratchpad_desc(),
+        reordered(weight, weight_dims, weight_tag, chosen->weights_desc()), {output[0], m / b, output[2], output[3], b},
+        depthwise_fused, memory(), memory()});
+    if (depthwise_fused) {
+      made->output[2] = depthwise_output[0];
+      made->output[3] = depthwise_output[1];
+      const auto query = [&](int argument) { return chosen->query_md(dnnl::query::exec_arg_md, DNNL_ARG_ATTR_POST_OP_DW | argument); };
+      made->depthwise_weights = reordered(depthwise->weight, {m, 1, 1, 3, 3}, memory::format_tag::goihw, query(DNNL_ARG_WEIGHTS));
+      made->depthwise_bias = reordered(depthwise->bias.defined() ? depthwise->bias : at::zeros({m}, weight.options()), {m},
+                                       memory::format_tag::x, query(DNNL_ARG_BIAS));
+    }
+    return made;
   }
 
   Tensors operator()(const Tensors& in) {
     const auto& x = in[0];
     const size_t convolution_inputs = in.size() - (post_ops.add ? 1 : 0);
+    const auto then_depthwise = [&](Tensors out) { return depthwise ? (*depthwise)(out) : out; };
     const auto run_fallback = [&] {
       auto out = run_dense(fallback, Tensors(in.begin(), in.begin() + convolution_inputs));
       if (post_ops.add) out[0] = out[0] + (is_blocked(in.back()) ? dense(in.back()) : in.back());
       if (post_ops.clamp) out[0] = clamped(out[0], *post_ops.clamp);
-      return out;
+      return then_depthwise(std::move(out));
     };
     const bool dense_input = x.defined() && x.dim() == 4 && x.scalar_type() == at::kFloat && x.device().is_cpu() &&
                              x.layout() == at::kStrided && x.numel() > 0;
@@ -181,10 +230,14 @@ struct OneDnnConvolution : PlannedConvolution {
         {DNNL_ARG_SCRATCHPAD, memory(primitive->scratchpad, engine, scratch.data_ptr())}};
     if (bias.defined()) args.emplace(DNNL_ARG_BIAS, memory({{weight.size(0)}, memory::data_type::f32, memory::format_tag::x},
                                                            engine, bias.data_ptr()));
+    if (primitive->depthwise_fused) {
+      args.emplace(DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS, primitive->depthwise_weights);
+      args.emplace(DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_BIAS, primitive->depthwise_bias);
+    }
     dnnl::stream stream(engine);
     primitive->convolution.execute(stream, args);
     stream.wait();
-    return Tensors{out};
+    return primitive->depthwise_fused ? Tensors{out} : then_depthwise({out});
   }
 };
 
@@ -207,8 +260,14 @@ at::Tensor dense_contiguous(const at::Tensor& value) {
 }
 
 Kernel blocked_convolution(const Node& node, at::Tensor weight, at::Tensor bias, ConvolutionPostOps post_ops,
-                           Kernel fallback) {
-  auto conv = std::make_shared<OneDnnConvolution>(node, std::move(weight), std::move(bias), post_ops, std::move(fallback));
+                           Kernel fallback, const std::optional<DepthwiseStage>& depthwise) {
+  std::shared_ptr<OneDnnConvolution> stage;
+  if (depthwise) {
+    stage = std::make_shared<OneDnnConvolution>(depthwise->node, depthwise->weight, depthwise->bias,
+                                                ConvolutionPostOps{false, depthwise->clamp}, depthwise->fallback);
+  }
+  auto conv = std::make_shared<OneDnnConvolution>(node, std::move(weight), std::move(bias), post_ops, std::move(fallback),
+                                                  std::move(stage));
   return [conv](const Tensors& in) { return (*conv)(in); };
 }
 

@@ -38,13 +38,26 @@ struct ConvolutionPostOps {
   std::optional<Clamp> clamp;
 };
 
+// A depthwise 3x3 Conv (stride 1 or 2, padding 1 on every side; weight [M, 1, 3, 3], bias [M]
+// or undefined) that alone reads a 1x1 Conv's output, and the clamp after it: oneDNN runs it
+// inside that convolution where its kernel can (a depthwise post-op: the 1x1 convolution's
+// output, MobileNet's widest value, is never written out), else right after it. `fallback`
+// is its packed step with its constants bound (input: x).
+struct DepthwiseStage {
+  const Node& node;
+  at::Tensor weight;
+  at::Tensor bias;
+  std::optional<Clamp> clamp;
+  Kernel fallback;
+};
+
 // A 2-D Conv with float constant weight [M, C/group, kH, kW] and bias [M] (undefined: none),
 // M a multiple of blocked_channels(), on oneDNN: its input blocked or dense (a region's first
 // convolution reads the dense value itself), its output blocked. Primitives and reordered
 // weights are made once per input shape. `fallback` is the packed step (inputs x, weight[,
-// bias]); the post-ops are applied after it.
+// bias]); the post-ops and the depthwise stage are applied after it.
 Kernel blocked_convolution(const Node& node, at::Tensor weight, at::Tensor bias, ConvolutionPostOps post_ops,
-                           Kernel fallback);
+                           Kernel fallback, const std::optional<DepthwiseStage>& depthwise = std::nullopt);
 // Relu, Clip (constant bounds), Add (two values of the same shape), MaxPool (2-D, one output)
 // and GlobalAveragePool.
 Kernel blocked_clamp(Clamp clamp, Kernel fallback);
