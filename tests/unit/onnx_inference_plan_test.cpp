@@ -461,20 +461,21 @@ Graph inverted_residual_network() {
     OnnxBuilder::set_ints(node, "strides", {stride, stride});
     OnnxBuilder::set_int(node, "group", groups);
   };
-  conv("x", "c0", 3, 16, 3, 1, 2, {1, 1, 1, 1}, 0.3f);
-  b.node("Clip", {"c0", "zero", "six"}, {"r0"});
-  conv("r0", "e", 16, 32, 1, 1, 1, {0, 0, 0, 0}, 0.9f);
-  b.node("Clip", {"e", "low", "high"}, {"re"});
-  conv("re", "d", 32, 32, 3, 32, 1, {1, 1, 1, 1}, 1.7f);
-  b.node("Clip", {"d", "zero", "six"}, {"rd"});
+  // A Conv, then a ReLU6 whose bounds are Constant nodes' outputs or initializers.
+  const auto conv_relu6 = [&](const std::string& input, const std::string& output, int64_t in, int64_t out, int64_t k,
+                              int64_t groups, int64_t stride, std::vector<int64_t> pads, float phase,
+                              const std::string& clipped, bool constant_nodes) {
+    conv(input, output, in, out, k, groups, stride, std::move(pads), phase);
+    b.node("Clip", {output, constant_nodes ? "zero" : "low", constant_nodes ? "six" : "high"}, {clipped});
+  };
+  conv_relu6("x", "c0", 3, 16, 3, 1, 2, {1, 1, 1, 1}, 0.3f, "r0", true);
+  conv_relu6("r0", "e", 16, 32, 1, 1, 1, {0, 0, 0, 0}, 0.9f, "re", false);
+  conv_relu6("re", "d", 32, 32, 3, 32, 1, {1, 1, 1, 1}, 1.7f, "rd", true);
   conv("rd", "p", 32, 16, 1, 1, 1, {0, 0, 0, 0}, 2.1f);
   b.node("Add", {"p", "r0"}, {"a"});
-  conv("a", "e2", 16, 32, 1, 1, 1, {0, 0, 0, 0}, 2.5f);
-  b.node("Clip", {"e2", "low", "high"}, {"re2"});
-  conv("re2", "d2", 32, 32, 3, 32, 2, {1, 1, 1, 1}, 2.9f);
-  b.node("Clip", {"d2", "zero", "six"}, {"r2"});
-  conv("r2", "d3", 32, 32, 3, 32, 2, {0, 0, 1, 1}, 3.3f);
-  b.node("Clip", {"d3", "low", "high"}, {"r3"});
+  conv_relu6("a", "e2", 16, 32, 1, 1, 1, {0, 0, 0, 0}, 2.5f, "re2", false);
+  conv_relu6("re2", "d2", 32, 32, 3, 32, 2, {1, 1, 1, 1}, 2.9f, "r2", true);
+  conv_relu6("r2", "d3", 32, 32, 3, 32, 2, {0, 0, 1, 1}, 3.3f, "r3", false);
   b.node("GlobalAveragePool", {"r3"}, {"g"});
   b.node("Flatten", {"g"}, {"out"});
   b.output("out", {-1, 32});
