@@ -539,3 +539,57 @@ TEST(InferencePlan, FusesReluSixResidualAddsAndDepthwiseConvolutions) {
   EXPECT_TRUE(close_to("given r0", graph.run({x}, out, {}, {{graph.slot("r0"), given}})[0],
                        inverted_residual_reference(x, given).out, 1e-5));
 }
+
+// The blocked convolution kernel in either channel block (a CPU with AVX-512 takes 16 where a
+// model's convolutions fill blocks of 16): a 3x3 Conv adding a residual then a Relu, and a 1x1
+// Conv with a ReLU6 and a depthwise stride-2 stage after it, from a dense input and from a
+// blocked one; converted back, the values are ATen's.
+TEST(InferencePlan, BlockedConvolutionsTakeEitherChannelBlock) {
+  using lumos::onnx::Clamp;
+  using lumos::onnx::ConvolutionPostOps;
+  using lumos::onnx::DepthwiseStage;
+  using lumos::onnx::Node;
+  using lumos::onnx::Tensors;
+  if (!lumos::onnx::packed_convolutions_available()) GTEST_SKIP() << "LibTorch without oneDNN";
+  OnnxBuilder b(13);
+  auto& square = b.node("Conv", {"x", "w", "b"}, {"y"});
+  OnnxBuilder::set_ints(square, "pads", {1, 1, 1, 1});
+  auto& pointwise = b.node("Conv", {"x", "w", "b"}, {"y"});
+  auto& depthwise = b.node("Conv", {"x", "w", "b"}, {"y"});
+  OnnxBuilder::set_ints(depthwise, "pads", {1, 1, 1, 1});
+  OnnxBuilder::set_ints(depthwise, "strides", {2, 2});
+  OnnxBuilder::set_int(depthwise, "group", 32);
+  const auto w3 = tensor(wave(32 * 16 * 9, 0.3f, 0.4f), {32, 16, 3, 3});
+  const auto w1 = tensor(wave(32 * 16, 1.1f, 2.0f), {32, 16, 1, 1});
+  const auto wd = tensor(wave(32 * 9, 1.9f, 1.5f), {32, 1, 3, 3});
+  const auto bias = tensor(wave(32, 0.7f, 2.0f), {32});
+  const auto x = at::sin(at::arange(2 * 16 * 9 * 7, at::kFloat).mul(0.37)).view({2, 16, 9, 7}).mul(3);
+  const auto residual = at::cos(at::arange(2 * 32 * 9 * 7, at::kFloat).mul(0.21)).view({2, 32, 9, 7}).mul(4);
+  const auto no_fallback = [](const Tensors&) -> Tensors { throw std::runtime_error("the fallback ran"); };
+  const auto to_dense = lumos::onnx::to_dense();
+  const auto square_reference = at::relu(at::conv2d(x, w3, bias, 1, 1) + residual);
+  const auto depthwise_reference =
+      at::conv2d(at::conv2d(x, w1, bias).clamp(0, 6), wd, bias, 2, 1, 1, 32).clamp(0, 6);
+  c10::InferenceMode inference;
+  for (int64_t block : {8, 16}) {
+    SCOPED_TRACE(block);
+    const auto as_blocked = [block](const at::Tensor& t) {  // [N, C, H, W] -> [N, C/b, H, W, b]
+      return t.view({t.size(0), t.size(1) / block, block, t.size(2), t.size(3)}).permute({0, 1, 3, 4, 2}).contiguous();
+    };
+    const auto square_conv = lumos::onnx::blocked_convolution(Node(square, 13), w3, bias, ConvolutionPostOps{true, Clamp{}},
+                                                              block, no_fallback);
+    for (const auto& input : {x, as_blocked(x)}) {
+      const auto y = square_conv({input, w3, bias, as_blocked(residual)})[0];
+      ASSERT_EQ(y.dim(), 5);
+      EXPECT_EQ(y.size(4), block);
+      EXPECT_TRUE(close_to("residual", to_dense({y})[0], square_reference, 1e-4));
+    }
+    const Node depthwise_node(depthwise, 13);
+    const auto expand = lumos::onnx::blocked_convolution(
+        Node(pointwise, 13), w1, bias, ConvolutionPostOps{false, Clamp{0, 6}}, block, no_fallback,
+        DepthwiseStage{depthwise_node, wd, bias, Clamp{0, 6}, no_fallback});
+    for (const auto& input : {x, as_blocked(x)}) {
+      EXPECT_TRUE(close_to("depthwise", to_dense(expand({input, w1, bias}))[0], depthwise_reference, 1e-4));
+    }
+  }
+}

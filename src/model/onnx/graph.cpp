@@ -550,7 +550,13 @@ std::optional<Clamp> Graph::constant_clamp(const ::onnx::NodeProto& proto) const
 void Graph::prepare_blocked(const std::vector<PackedStep>& packed, const std::string& model_dir) {
   const auto& steps = packed_plan_.steps;
   const size_t n = steps.size();
-  const int64_t block = blocked_channels();
+  // The channel block: the widest this CPU's kernels read fast, unless a convolution that fills
+  // blocks of 8 would not fill blocks of it (MobileNetV2's 24 channels): one layout per model.
+  int64_t block = widest_channel_block();
+  for (const auto& step : packed) {
+    const int64_t channels = step.weight.defined() ? step.weight.size(0) : 0;
+    if (channels % 8 == 0 && channels % block != 0) block = 8;
+  }
   std::vector<int> region_of_slot(slot_names_.size(), -1);
   std::vector<int> region_of_step(n, -1);
   std::vector<std::optional<Clamp>> clamp_of_step(n);
@@ -699,7 +705,7 @@ void Graph::prepare_blocked(const std::vector<PackedStep>& packed, const std::st
           fuse(reader);
         }
       }
-      step.kernel = blocked_convolution(Node(node, opset_, model_dir), weight, bias, post_ops, steps[k].kernel, depthwise);
+      step.kernel = blocked_convolution(Node(node, opset_, model_dir), weight, bias, post_ops, block, steps[k].kernel, depthwise);
       ++blocked_convolutions_;
     } else if (clamp_of_step[k]) {
       step.kernel = blocked_clamp(*clamp_of_step[k], steps[k].kernel);

@@ -19,18 +19,17 @@ const dnnl::engine& cpu_engine() {
   return engine;
 }
 
-memory::format_tag blocked_tag() {
-  return blocked_channels() == 16 ? memory::format_tag::nChw16c : memory::format_tag::nChw8c;
+memory::format_tag blocked_tag(int64_t block) {
+  return block == 16 ? memory::format_tag::nChw16c : memory::format_tag::nChw8c;
 }
 
 // A region value: [N, C/b, H, W, b] float. Dense values given in place of one are 4-D.
 bool is_blocked(const at::Tensor& t) {
-  return t.defined() && t.dim() == 5 && t.size(4) == blocked_channels() && t.scalar_type() == at::kFloat;
+  return t.defined() && t.dim() == 5 && (t.size(4) == 8 || t.size(4) == 16) && t.scalar_type() == at::kFloat;
 }
 
 // [N, C, H, W] (any memory format, C a multiple of b) in the blocked layout.
-at::Tensor blocked(const at::Tensor& x) {
-  const int64_t b = blocked_channels();
+at::Tensor blocked(const at::Tensor& x, int64_t b) {
   const auto n = x.size(0), blocks = x.size(1) / b, h = x.size(2), w = x.size(3);
   auto out = at::empty({n, blocks, h, w, b}, x.options());
   out.permute({0, 1, 4, 2, 3}).copy_(x.view({n, blocks, b, h, w}));  // splitting C is a view in any memory format
@@ -91,13 +90,15 @@ struct ConvolutionPrimitive {
 };
 
 struct OneDnnConvolution : PlannedConvolution {
-  OneDnnConvolution(const Node& node, at::Tensor weight, at::Tensor bias, ConvolutionPostOps post_ops, Kernel fallback,
-                    std::shared_ptr<OneDnnConvolution> depthwise = nullptr)
+  OneDnnConvolution(const Node& node, at::Tensor weight, at::Tensor bias, ConvolutionPostOps post_ops, int64_t block,
+                    Kernel fallback, std::shared_ptr<OneDnnConvolution> depthwise = nullptr)
       : PlannedConvolution(node, weight.contiguous(), bias.defined() ? bias.contiguous() : bias, false,
                            std::move(fallback)),
         post_ops(post_ops),
+        block(block),
         depthwise(std::move(depthwise)) {}
   ConvolutionPostOps post_ops;
+  int64_t block;  // of its output's layout
   // The depthwise convolution run inside this one where oneDNN can (else after it).
   std::shared_ptr<OneDnnConvolution> depthwise;
   std::mutex mutex;
@@ -118,7 +119,7 @@ struct OneDnnConvolution : PlannedConvolution {
 
   std::shared_ptr<const ConvolutionPrimitive> make(const at::Tensor& x, const memory::dims& dims) const {
     const auto window = resolve_window(attributes, {dims[2], dims[3]}, weight.sizes().slice(2));
-    const int64_t m = weight.size(0), b = blocked_channels();
+    const int64_t m = weight.size(0), b = block;
     memory::dims output{dims[0], m, 0, 0}, dilations, strides(window.strides), pad_begin(window.pad_begin),
         pad_end(window.pad_end);
     for (int i = 0; i < 2; ++i) {
@@ -130,8 +131,8 @@ struct OneDnnConvolution : PlannedConvolution {
     }
     const auto f32 = memory::data_type::f32;
     const memory::desc source =
-        memory::desc(dims, f32, is_blocked(x) ? blocked_tag() : memory::format_tag::nchw);
-    const memory::desc destination(output, f32, blocked_tag());
+        memory::desc(dims, f32, is_blocked(x) ? blocked_tag(x.size(4)) : memory::format_tag::nchw);
+    const memory::desc destination(output, f32, blocked_tag(block));
     memory::dims weight_dims(weight.sizes().begin(), weight.sizes().end());
     auto weight_tag = memory::format_tag::oihw;
     if (groups > 1) {
@@ -171,7 +172,7 @@ struct OneDnnConvolution : PlannedConvolution {
       for (int i = 0; i < 2; ++i) depthwise_output.push_back((output[2 + i] + 2 - 3) / depthwise_strides[i] + 1);
       try {
         chosen.emplace(description, post_ops_attr(true), cpu_engine());
-        const memory::desc expected({output[0], m, depthwise_output[0], depthwise_output[1]}, f32, blocked_tag());
+        const memory::desc expected({output[0], m, depthwise_output[0], depthwise_output[1]}, f32, blocked_tag(block));
         if (chosen->dst_desc() != expected) chosen.reset();
       } catch (const dnnl::error&) {
         chosen.reset();
@@ -208,7 +209,7 @@ struct OneDnnConvolution : PlannedConvolution {
                              x.layout() == at::kStrided && x.numel() > 0;
     if (!is_blocked(x) && !dense_input) return run_fallback();
     // oneDNN's fast kernels read blocked inputs, or few channels (an image) in NCHW memory.
-    const auto source = is_blocked(x) || !dense_input ? x : x.size(1) % blocked_channels() == 0 ? blocked(x) : x.contiguous();
+    const auto source = is_blocked(x) || !dense_input ? x : x.size(1) % block == 0 ? blocked(x, block) : x.contiguous();
     const memory::dims dims{x.size(0), x.size(1) * (is_blocked(x) ? x.size(4) : 1), x.size(2), x.size(3)};
     if (dims[0] == 0 || dims[1] != weight.size(1) * groups || !source.is_contiguous()) return run_fallback();
     const auto primitive = this->primitive(source, dims);
@@ -243,7 +244,7 @@ struct OneDnnConvolution : PlannedConvolution {
 
 }  // namespace
 
-int64_t blocked_channels() {
+int64_t widest_channel_block() {
   static const int64_t channels = [] {
     const auto avx512 = static_cast<int>(dnnl::cpu_isa::avx512_core);
     return (static_cast<int>(dnnl::get_effective_cpu_isa()) & avx512) == avx512 ? 16 : 8;
@@ -260,14 +261,14 @@ at::Tensor dense_contiguous(const at::Tensor& value) {
 }
 
 Kernel blocked_convolution(const Node& node, at::Tensor weight, at::Tensor bias, ConvolutionPostOps post_ops,
-                           Kernel fallback, const std::optional<DepthwiseStage>& depthwise) {
+                           int64_t block, Kernel fallback, const std::optional<DepthwiseStage>& depthwise) {
   std::shared_ptr<OneDnnConvolution> stage;
   if (depthwise) {
     stage = std::make_shared<OneDnnConvolution>(depthwise->node, depthwise->weight, depthwise->bias,
-                                                ConvolutionPostOps{false, depthwise->clamp}, depthwise->fallback);
+                                                ConvolutionPostOps{false, depthwise->clamp}, block, depthwise->fallback);
   }
-  auto conv = std::make_shared<OneDnnConvolution>(node, std::move(weight), std::move(bias), post_ops, std::move(fallback),
-                                                  std::move(stage));
+  auto conv = std::make_shared<OneDnnConvolution>(node, std::move(weight), std::move(bias), post_ops, block,
+                                                  std::move(fallback), std::move(stage));
   return [conv](const Tensors& in) { return (*conv)(in); };
 }
 

@@ -5,7 +5,8 @@
 // LibTorch's own MKLDNN tensors have no clamp, which kept MobileNets out of a region.
 //
 // A region value of shape [N, C, H, W] is an ordinary float tensor [N, C/b, H, W, b] holding
-// that layout (b = blocked_channels()), so elementwise ops and pools run on it as ATen ops.
+// that layout (b, the channel block, 8 or 16), so elementwise ops and pools run on it as ATen
+// ops.
 // Given a dense value instead (one given in place of a region's), a kernel runs `fallback`,
 // the step as the packed plan runs it, and gives a dense value.
 #pragma once
@@ -17,9 +18,10 @@
 
 namespace lumos::onnx {
 
-// The channel block of the region's layout on this CPU: 16 where oneDNN runs AVX-512, else 8.
-// A region's values have a multiple of it channels.
-int64_t blocked_channels();
+// The channel block oneDNN's kernels on this CPU read fastest: 16 where they run AVX-512, else 8
+// (its AVX2 kernels, which AVX-512 CPUs run too). A region's values have a multiple of its
+// block channels.
+int64_t widest_channel_block();
 
 // A region's exit (its convolutions read dense values themselves): a blocked value back as an [N, C, H, W] tensor in channels-last memory.
 Kernel to_dense();
@@ -52,12 +54,12 @@ struct DepthwiseStage {
 };
 
 // A 2-D Conv with float constant weight [M, C/group, kH, kW] and bias [M] (undefined: none),
-// M a multiple of blocked_channels(), on oneDNN: its input blocked or dense (a region's first
+// M a multiple of `block` (8 or 16), on oneDNN: its input blocked or dense (a region's first
 // convolution reads the dense value itself), its output blocked. Primitives and reordered
 // weights are made once per input shape. `fallback` is the packed step (inputs x, weight[,
 // bias]); the post-ops and the depthwise stage are applied after it.
 Kernel blocked_convolution(const Node& node, at::Tensor weight, at::Tensor bias, ConvolutionPostOps post_ops,
-                           Kernel fallback, const std::optional<DepthwiseStage>& depthwise = std::nullopt);
+                           int64_t block, Kernel fallback, const std::optional<DepthwiseStage>& depthwise = std::nullopt);
 // Relu, Clip (constant bounds), Add (two values of the same shape), MaxPool (2-D, one output)
 // and GlobalAveragePool.
 Kernel blocked_clamp(Clamp clamp, Kernel fallback);
