@@ -1,13 +1,13 @@
 // Kernels of the inference plan's blocked regions (model/onnx/graph.cpp): runs of convolutions
-// and the ops between them in oneDNN's blocked layout nChw8c (nChw16c with AVX-512), what
+// and the ops between them in oneDNN's blocked layout nChw8c or nChw16c, what
 // torch.jit.optimize_for_inference's graphs run. The convolutions call oneDNN directly, so a
-// following Relu or Clip (ReLU6) and a residual Add run inside them as oneDNN post-ops;
-// LibTorch's own MKLDNN tensors have no clamp, which kept MobileNets out of a region.
+// following Relu or Clip (ReLU6), a residual Add and a depthwise Conv after a 1x1 one run
+// inside them as oneDNN post-ops; LibTorch's own MKLDNN tensors have no clamp, which kept
+// MobileNets out of a region.
 //
 // A region value of shape [N, C, H, W] is an ordinary float tensor [N, C/b, H, W, b] holding
 // that layout (b, the channel block, 8 or 16), so elementwise ops and pools run on it as ATen
-// ops.
-// Given a dense value instead (one given in place of a region's), a kernel runs `fallback`,
+// ops. Given a dense value instead (one given in place of a region's), a kernel runs `fallback`,
 // the step as the packed plan runs it, and gives a dense value.
 #pragma once
 
@@ -23,7 +23,8 @@ namespace lumos::onnx {
 // block channels.
 int64_t widest_channel_block();
 
-// A region's exit (its convolutions read dense values themselves): a blocked value back as an [N, C, H, W] tensor in channels-last memory.
+// A region's exit (its convolutions read dense values themselves): a blocked value back as an
+// [N, C, H, W] tensor in channels-last memory.
 Kernel to_dense();
 // A value as the graph's readers outside a plan take it: dense, contiguous.
 at::Tensor dense_contiguous(const at::Tensor& value);
