@@ -692,11 +692,11 @@ void Graph::prepare_blocked(const std::vector<PackedStep>& packed, const std::st
       const Node next_node(next.node, opset_, model_dir);
       if (reader >= 0 && !post_ops.add && is_plain_1x1(Node(node, opset_, model_dir), weight) &&
           next.node.op_type() == "Conv" && is_depthwise_3x3(next_node, next.weight)) {
-        const auto with_constants = [kernel = steps[reader].kernel, weight = next.weight, bias = next.bias](const Tensors& in) {
-          return kernel(bias.defined() ? Tensors{in[0], weight, bias} : Tensors{in[0], weight});
+        const auto with_constants = [kernel = steps[reader].kernel, w = next.weight, b = next.bias](const Tensors& in) {
+          return kernel(b.defined() ? Tensors{in[0], w, b} : Tensors{in[0], w});
         };
-        const auto relu = next.relu ? std::optional<Clamp>(Clamp{}) : std::nullopt;  // fused when packed
-        depthwise.emplace(DepthwiseStage{next_node, next.weight, next.bias, relu, with_constants});
+        const auto packed_relu = next.relu ? std::optional<Clamp>(Clamp{}) : std::nullopt;
+        depthwise.emplace(DepthwiseStage{next_node, next.weight, next.bias, packed_relu, with_constants});
         fuse(reader);
         ++blocked_convolutions_;
         reader = next.relu ? -1 : sole_reader(step.outputs[0], region);
