@@ -1,6 +1,7 @@
 // The inference plan (model/onnx/graph.hpp): a BatchNormalization folded into the Conv before
 // it at load, run in InferenceMode; the graph as written for autograd, captures and values
 // given in place of the folded Conv's output. References: the same ops called on ATen directly.
+#include "model/bf16_autocast.hpp"
 #include "model/onnx/graph.hpp"
 #include "model/onnx/ops/conv.hpp"
 #include "support/close_to.hpp"
@@ -592,4 +593,22 @@ TEST(InferencePlan, BlockedConvolutionsTakeEitherChannelBlock) {
       EXPECT_TRUE(close_to("depthwise", to_dense(expand({input, w1, bias}))[0], depthwise_reference, 1e-4));
     }
   }
+}
+
+// A bf16 run (Score-CAM's and LIME's opt-in) takes the folded plan, whose convolutions autocast
+// casts: the packed and blocked ones are float32 oneDNN calls it does not reach.
+TEST(InferencePlan, Bf16RunsTakeThePlanAutocastReaches) {
+  const auto graph = residual_network(3);
+  c10::InferenceMode inference;
+  const auto x = at::sin(at::arange(2 * 3 * 9 * 7, at::kFloat).mul(0.37)).view({2, 3, 9, 7});
+  const std::vector<int> out{graph.slot("out")};
+  const auto float32 = graph.run({x}, out)[0];
+  at::Tensor bf16;
+  {
+    const lumos::Bf16Autocast autocast(true);
+    bf16 = graph.run({x}, out)[0].to(at::kFloat);
+  }
+  EXPECT_FALSE(at::equal(bf16, float32)) << "the convolutions ran in float32";
+  EXPECT_TRUE(close_to("bf16", bf16, float32, 3e-2));
+  EXPECT_TRUE(at::equal(graph.run({x}, out)[0], float32));  // float32 again afterwards
 }

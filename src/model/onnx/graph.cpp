@@ -9,6 +9,7 @@
 #include "model/onnx/ops/window.hpp"
 #include "model/onnx/tensor_proto.hpp"
 
+#include <ATen/autocast_mode.h>
 #include <c10/core/InferenceMode.h>
 #include <c10/util/Exception.h>
 #include <onnx/onnx_pb.h>
@@ -785,8 +786,11 @@ const Graph::Plan* Graph::inference_plan(const std::vector<int>& wanted, bool ho
     return !plan.steps.empty() && std::none_of(wanted.begin(), wanted.end(), removed) &&
            std::none_of(given.begin(), given.end(), [&](const auto& entry) { return removed(entry.first); });
   };
-  if (plan_ >= InferencePlan::blocked && runs_all_of(blocked_plan_)) return &blocked_plan_;
-  if (plan_ >= InferencePlan::packed && runs_all_of(packed_plan_)) return &packed_plan_;
+  // The packed and blocked convolutions are float32 oneDNN calls autocast does not reach: a
+  // bf16 run (Bf16Autocast) takes the folded plan, whose aten::convolution it casts.
+  const bool float32 = !at::autocast::is_cpu_enabled();
+  if (float32 && plan_ >= InferencePlan::blocked && runs_all_of(blocked_plan_)) return &blocked_plan_;
+  if (float32 && plan_ >= InferencePlan::packed && runs_all_of(packed_plan_)) return &packed_plan_;
   if ((folded_batch_norms() > 0 || folded_pads() > 0 || channels_last_inference()) && runs_all_of(folded_plan_)) return &folded_plan_;
   return nullptr;
 }

@@ -110,8 +110,9 @@ class Graph {
   // lead to `given` values do not run. Returns the wanted values. Throws ModelError
   // naming the node if a kernel fails.
   // Runs in c10::InferenceMode without a hook take the inference plan (folded_batch_norms,
-  // folded_pads, channels_last_inference, packed_convolutions, blocked_convolutions) unless a
-  // wanted or given value is one it folds or fuses away; the others (autograd traces, values
+  // folded_pads, channels_last_inference, packed_convolutions, blocked_convolutions; under CPU
+  // autocast to bf16 the folded plan alone) unless a wanted or given value is one it folds or
+  // fuses away; the others (autograd traces, values
   // captured) run the graph as written, so gradients and activations are the file's own. A
   // channels-last run returns its values contiguous.
   Tensors run(const Tensors& feeds, const std::vector<int>& wanted, const ValueHook& hook = {},
