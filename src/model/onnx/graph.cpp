@@ -515,7 +515,9 @@ std::optional<Clamp> Graph::constant_clamp(const ::onnx::NodeProto& proto) const
   if (proto.op_type() == "Relu") return Clamp{};
   if (proto.op_type() != "Clip") return std::nullopt;
   Clamp clamp{std::numeric_limits<float>::lowest(), std::numeric_limits<float>::infinity()};
-  const auto bounded = [](float high) { return high == std::numeric_limits<float>::max() ? std::numeric_limits<float>::infinity() : high; };
+  const auto bounded = [](float high) {
+    return high == std::numeric_limits<float>::max() ? std::numeric_limits<float>::infinity() : high;
+  };
   if (opset_ < 11) {
     const Node node(proto, opset_);
     clamp.low = node.f("min", clamp.low);
@@ -706,7 +708,8 @@ void Graph::prepare_blocked(const std::vector<PackedStep>& packed, const std::st
           fuse(reader);
         }
       }
-      step.kernel = blocked_convolution(Node(node, opset_, model_dir), weight, bias, post_ops, block, steps[k].kernel, depthwise);
+      step.kernel =
+          blocked_convolution(Node(node, opset_, model_dir), weight, bias, post_ops, block, steps[k].kernel, depthwise);
       ++blocked_convolutions_;
     } else if (clamp_of_step[k]) {
       step.kernel = blocked_clamp(*clamp_of_step[k], steps[k].kernel);

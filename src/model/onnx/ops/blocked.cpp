@@ -37,7 +37,8 @@ at::Tensor blocked(const at::Tensor& x, int64_t b) {
 }
 
 at::Tensor dense(const at::Tensor& blocked) {
-  const auto n = blocked.size(0), blocks = blocked.size(1), h = blocked.size(2), w = blocked.size(3), b = blocked.size(4);
+  const auto n = blocked.size(0), blocks = blocked.size(1), b = blocked.size(4);
+  const auto h = blocked.size(2), w = blocked.size(3);
   auto out = at::empty({n, blocks * b, h, w}, blocked.options().memory_format(at::MemoryFormat::ChannelsLast));
   out.view({n, blocks, b, h, w}).copy_(blocked.permute({0, 1, 4, 2, 3}));
   return out;
@@ -56,7 +57,8 @@ Tensors run_dense(const Kernel& fallback, const Tensors& in) {
 bool is_sole(const at::Tensor& t) { return t.use_count() == 1 && t.is_contiguous(); }
 
 at::Tensor clamped(at::Tensor x, const Clamp& clamp) {
-  return clamp.high == std::numeric_limits<float>::infinity() ? x.clamp_min_(clamp.low) : x.clamp_(clamp.low, clamp.high);
+  if (clamp.high == std::numeric_limits<float>::infinity()) return x.clamp_min_(clamp.low);
+  return x.clamp_(clamp.low, clamp.high);
 }
 
 void append_clamp(dnnl::post_ops& ops, const std::optional<Clamp>& clamp) {
@@ -69,7 +71,8 @@ void append_clamp(dnnl::post_ops& ops, const std::optional<Clamp>& clamp) {
 }
 
 // `given` (plain layout `tag`) reordered into `layout`.
-memory reordered(const at::Tensor& given, const memory::dims& dims, memory::format_tag tag, const memory::desc& layout) {
+memory reordered(const at::Tensor& given, const memory::dims& dims, memory::format_tag tag,
+                 const memory::desc& layout) {
   memory from({dims, memory::data_type::f32, tag}, cpu_engine(), given.data_ptr());
   memory to(layout, cpu_engine());
   dnnl::stream stream(cpu_engine());
@@ -108,7 +111,7 @@ struct OneDnnConvolution : PlannedConvolution {
   // no output (the fallback then reports it).
   std::shared_ptr<const ConvolutionPrimitive> primitive(const at::Tensor& x, const memory::dims& dims) {
     std::vector<int64_t> key(dims);
-    key.push_back(is_blocked(x));
+    key.push_back(is_blocked(x) ? x.size(4) : 0);
     const std::lock_guard<std::mutex> lock(mutex);
     const auto found = primitives.find(key);
     if (found != primitives.end()) return found->second;
@@ -187,10 +190,13 @@ struct OneDnnConvolution : PlannedConvolution {
     if (depthwise_fused) {
       made->output[2] = depthwise_output[0];
       made->output[3] = depthwise_output[1];
-      const auto query = [&](int argument) { return chosen->query_md(dnnl::query::exec_arg_md, DNNL_ARG_ATTR_POST_OP_DW | argument); };
-      made->depthwise_weights = reordered(depthwise->weight, {m, 1, 1, 3, 3}, memory::format_tag::goihw, query(DNNL_ARG_WEIGHTS));
-      made->depthwise_bias = reordered(depthwise->bias.defined() ? depthwise->bias : at::zeros({m}, weight.options()), {m},
-                                       memory::format_tag::x, query(DNNL_ARG_BIAS));
+      const auto layout = [&](int argument) {
+        return chosen->query_md(dnnl::query::exec_arg_md, DNNL_ARG_ATTR_POST_OP_DW | argument);
+      };
+      made->depthwise_weights =
+          reordered(depthwise->weight, {m, 1, 1, 3, 3}, memory::format_tag::goihw, layout(DNNL_ARG_WEIGHTS));
+      const auto depthwise_bias = depthwise->bias.defined() ? depthwise->bias : at::zeros({m}, weight.options());
+      made->depthwise_bias = reordered(depthwise_bias, {m}, memory::format_tag::x, layout(DNNL_ARG_BIAS));
     }
     return made;
   }
@@ -209,7 +215,7 @@ struct OneDnnConvolution : PlannedConvolution {
                              x.layout() == at::kStrided && x.numel() > 0;
     if (!is_blocked(x) && !dense_input) return run_fallback();
     // oneDNN's fast kernels read blocked inputs, or few channels (an image) in NCHW memory.
-    const auto source = is_blocked(x) || !dense_input ? x : x.size(1) % block == 0 ? blocked(x, block) : x.contiguous();
+    const auto source = is_blocked(x) ? x : x.size(1) % block == 0 ? blocked(x, block) : x.contiguous();
     const memory::dims dims{x.size(0), x.size(1) * (is_blocked(x) ? x.size(4) : 1), x.size(2), x.size(3)};
     if (dims[0] == 0 || dims[1] != weight.size(1) * groups || !source.is_contiguous()) return run_fallback();
     const auto primitive = this->primitive(source, dims);
@@ -222,15 +228,18 @@ struct OneDnnConvolution : PlannedConvolution {
     } else {
       out = at::empty(primitive->output, x.options());
     }
-    const auto scratch = at::empty({static_cast<int64_t>(primitive->scratchpad.get_size())}, x.options().dtype(at::kByte));
+    const auto scratch_bytes = static_cast<int64_t>(primitive->scratchpad.get_size());
+    const auto scratch = at::empty({scratch_bytes}, x.options().dtype(at::kByte));
     const auto& engine = cpu_engine();
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC, memory(primitive->source, engine, source.data_ptr())},
         {DNNL_ARG_WEIGHTS, primitive->weights},
         {DNNL_ARG_DST, memory(primitive->destination, engine, out.data_ptr())},
         {DNNL_ARG_SCRATCHPAD, memory(primitive->scratchpad, engine, scratch.data_ptr())}};
-    if (bias.defined()) args.emplace(DNNL_ARG_BIAS, memory({{weight.size(0)}, memory::data_type::f32, memory::format_tag::x},
-                                                           engine, bias.data_ptr()));
+    if (bias.defined()) {
+      const memory::desc bias_layout({weight.size(0)}, memory::data_type::f32, memory::format_tag::x);
+      args.emplace(DNNL_ARG_BIAS, memory(bias_layout, engine, bias.data_ptr()));
+    }
     if (primitive->depthwise_fused) {
       args.emplace(DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS, primitive->depthwise_weights);
       args.emplace(DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_BIAS, primitive->depthwise_bias);
