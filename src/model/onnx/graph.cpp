@@ -532,8 +532,11 @@ std::optional<Clamp> Graph::constant_clamp(const ::onnx::NodeProto& proto) const
       bound = packed_plan_.steps[packed_plan_.step_of_slot[slot]].kernel({}).front();  // torch.onnx's bounds
     }
     if (!bound.defined() || bound.numel() != 1 || !at::isFloatingType(bound.scalar_type())) return std::nullopt;
-    const auto value = bound.item<float>();
-    (i == 1 ? clamp.low : clamp.high) = i == 1 ? value : bounded(value);
+    if (i == 1) {
+      clamp.low = bound.item<float>();
+    } else {
+      clamp.high = bounded(bound.item<float>());
+    }
   }
   return clamp;
 }
@@ -591,9 +594,8 @@ void Graph::prepare_blocked(const std::vector<PackedStep>& packed, const std::st
       member = from_region(0) && from_region(1);
     } else if (op == "MaxPool") {
       const Node pool(node, opset_, model_dir);
-      const auto dilations = pool.ints("dilations");
       member = from_region(0) && step.outputs.size() == 1 && pool.ints("kernel_shape").size() == 2 &&
-               pool.i("ceil_mode", 0) == 0 && std::all_of(dilations.begin(), dilations.end(), [](int64_t d) { return d == 1; });
+               pool.i("ceil_mode", 0) == 0 && all_equal(pool.ints("dilations"), 1);
     }
     if (!member || step.outputs.size() != 1) continue;
     const int region = static_cast<int>(parent.size());
@@ -649,8 +651,7 @@ void Graph::prepare_blocked(const std::vector<PackedStep>& packed, const std::st
   };
   std::vector<char> fused(n, 0);
   std::unordered_map<int, int> dense_copy;  // slot -> slot of its dense copy
-  std::vector<int> fused_away;
-  blocked_plan_.blocked.assign(slot_names_.size(), 0);
+  std::vector<int> fused_away, blocked_values;
   for (size_t k = 0; k < n; ++k) {
     if (fused[k]) continue;
     auto step = steps[k];
@@ -691,15 +692,16 @@ void Graph::prepare_blocked(const std::vector<PackedStep>& packed, const std::st
         reader = sole_reader(step.outputs[0], region);
       }
       std::optional<DepthwiseStage> depthwise;
-      const auto& next = reader >= 0 ? packed[reader] : packed[k];
-      const Node next_node(next.node, opset_, model_dir);
-      if (reader >= 0 && !post_ops.add && is_plain_1x1(Node(node, opset_, model_dir), weight) &&
-          next.node.op_type() == "Conv" && is_depthwise_3x3(next_node, next.weight)) {
+      if (reader >= 0 && !post_ops.add && packed[reader].node.op_type() == "Conv" &&
+          is_plain_1x1(Node(node, opset_, model_dir), weight) &&
+          is_depthwise_3x3(Node(packed[reader].node, opset_, model_dir), packed[reader].weight)) {
+        const auto& next = packed[reader];
         const auto with_constants = [kernel = steps[reader].kernel, w = next.weight, b = next.bias](const Tensors& in) {
           return kernel(b.defined() ? Tensors{in[0], w, b} : Tensors{in[0], w});
         };
         const auto packed_relu = next.relu ? std::optional<Clamp>(Clamp{}) : std::nullopt;
-        depthwise.emplace(DepthwiseStage{next_node, next.weight, next.bias, packed_relu, with_constants});
+        depthwise.emplace(
+            DepthwiseStage{Node(next.node, opset_, model_dir), next.weight, next.bias, packed_relu, with_constants});
         fuse(reader);
         ++blocked_convolutions_;
         reader = next.relu ? -1 : sole_reader(step.outputs[0], region);
@@ -722,16 +724,17 @@ void Graph::prepare_blocked(const std::vector<PackedStep>& packed, const std::st
     }
     step.description += " on oneDNN's blocked layout";
     const int out = step.outputs[0];
-    blocked_plan_.blocked[out] = 1;
+    blocked_values.push_back(out);
     blocked_plan_.steps.push_back(std::move(step));
     if (read_outside[out]) {
       const int copy = add_slot(unused_name(slot_name(out) + "/dense"), "to_dense", "", out);
-      blocked_plan_.blocked.push_back(0);
       blocked_plan_.steps.push_back({to_dense(), {out}, {copy}, "'" + slot_name(out) + "' out of oneDNN's blocked layout"});
       dense_copy[out] = copy;
     }
   }
   blocked_regions_ = static_cast<int>(kept.size());
+  blocked_plan_.blocked.assign(slot_names_.size(), 0);
+  for (int slot : blocked_values) blocked_plan_.blocked[slot] = 1;
   blocked_plan_.removed = packed_plan_.removed;
   blocked_plan_.removed.insert(blocked_plan_.removed.end(), fused_away.begin(), fused_away.end());
   blocked_plan_.index(slot_names_.size());

@@ -91,8 +91,8 @@ class Graph {
   // convolutions whose outputs fill whole channel blocks, and the Relu, Clip, Add, MaxPool and
   // GlobalAveragePool nodes between them, left through one conversion per value read outside.
   // A region is taken where its convolutions are at least twice its conversions
-  // (docs/performance.md). blocked_post_ops: the Relus, Clips (ReLU6) and residual Adds that
-  // run inside those convolutions as oneDNN post-ops.
+  // (docs/performance.md). blocked_post_ops: the Relus, Clips (ReLU6), residual Adds and
+  // depthwise Convs that run inside those convolutions as oneDNN post-ops.
   int blocked_convolutions() const { return plan_ >= InferencePlan::blocked ? blocked_convolutions_ : 0; }
   int blocked_regions() const { return plan_ >= InferencePlan::blocked ? blocked_regions_ : 0; }
   int blocked_post_ops() const { return plan_ >= InferencePlan::blocked ? blocked_post_ops_ : 0; }
@@ -112,9 +112,9 @@ class Graph {
   // Runs in c10::InferenceMode without a hook take the inference plan (folded_batch_norms,
   // folded_pads, channels_last_inference, packed_convolutions, blocked_convolutions; under CPU
   // autocast to bf16 the folded plan alone) unless a wanted or given value is one it folds or
-  // fuses away; the others (autograd traces, values
-  // captured) run the graph as written, so gradients and activations are the file's own. A
-  // channels-last run returns its values contiguous.
+  // fuses away; the others (autograd traces, values captured) run the graph as written, so
+  // gradients and activations are the file's own. A channels-last run returns its values
+  // contiguous.
   Tensors run(const Tensors& feeds, const std::vector<int>& wanted, const ValueHook& hook = {},
               const GivenValues& given = {}) const;
 

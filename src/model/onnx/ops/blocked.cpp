@@ -4,6 +4,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <array>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -36,10 +37,11 @@ at::Tensor blocked(const at::Tensor& x, int64_t b) {
   return out;
 }
 
-at::Tensor dense(const at::Tensor& blocked) {
+// A blocked value as [N, C, H, W] in `format` memory (channels-last between steps).
+at::Tensor dense(const at::Tensor& blocked, at::MemoryFormat format = at::MemoryFormat::ChannelsLast) {
   const auto n = blocked.size(0), blocks = blocked.size(1), b = blocked.size(4);
   const auto h = blocked.size(2), w = blocked.size(3);
-  auto out = at::empty({n, blocks * b, h, w}, blocked.options().memory_format(at::MemoryFormat::ChannelsLast));
+  auto out = at::empty({n, blocks * b, h, w}, blocked.options().memory_format(format));
   out.view({n, blocks, b, h, w}).copy_(blocked.permute({0, 1, 4, 2, 3}));
   return out;
 }
@@ -79,6 +81,19 @@ memory reordered(const at::Tensor& given, const memory::dims& dims, memory::form
   dnnl::reorder(from, to).execute(stream, from, to);
   stream.wait();
   return to;
+}
+
+// A convolution's output height and width for `window` on an input of `height` x `width`;
+// nullopt where the window does not fit.
+std::optional<std::array<int64_t, 2>> output_size(const Window& window, int64_t height, int64_t width) {
+  std::array<int64_t, 2> size{height, width};
+  for (int i = 0; i < 2; ++i) {
+    const int64_t extent = (window.kernel[i] - 1) * window.dilations[i] + 1;
+    const int64_t span = size[i] + window.pad_begin[i] + window.pad_end[i] - extent;
+    if (span < 0) return std::nullopt;
+    size[i] = span / window.strides[i] + 1;
+  }
+  return size;
 }
 
 // One input shape's convolution: the primitive, its weights in the layout it chose, and
@@ -123,15 +138,12 @@ struct OneDnnConvolution : PlannedConvolution {
   std::shared_ptr<const ConvolutionPrimitive> make(const at::Tensor& x, const memory::dims& dims) const {
     const auto window = resolve_window(attributes, {dims[2], dims[3]}, weight.sizes().slice(2));
     const int64_t m = weight.size(0), b = block;
-    memory::dims output{dims[0], m, 0, 0}, dilations, strides(window.strides), pad_begin(window.pad_begin),
-        pad_end(window.pad_end);
-    for (int i = 0; i < 2; ++i) {
-      const int64_t extent = (window.kernel[i] - 1) * window.dilations[i] + 1;
-      const int64_t span = dims[2 + i] + window.pad_begin[i] + window.pad_end[i] - extent;
-      if (span < 0) return nullptr;
-      output[2 + i] = span / window.strides[i] + 1;
-      dilations.push_back(window.dilations[i] - 1);  // oneDNN counts the gaps
-    }
+    const auto spatial = output_size(window, dims[2], dims[3]);
+    if (!spatial) return nullptr;
+    const memory::dims output{dims[0], m, (*spatial)[0], (*spatial)[1]}, strides(window.strides),
+        pad_begin(window.pad_begin), pad_end(window.pad_end);
+    memory::dims dilations;
+    for (int64_t d : window.dilations) dilations.push_back(d - 1);  // oneDNN counts the gaps
     const auto f32 = memory::data_type::f32;
     const memory::desc source =
         memory::desc(dims, f32, is_blocked(x) ? blocked_tag(x.size(4)) : memory::format_tag::nchw);
@@ -154,28 +166,31 @@ struct OneDnnConvolution : PlannedConvolution {
     dnnl::primitive_attr attr;
     // Scratch memory comes with each call, so one model can run on several threads at once.
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    std::vector<int64_t> depthwise_strides{1, 1};
-    if (depthwise) depthwise_strides = resolve_window(depthwise->attributes, {output[2], output[3]}, {3, 3}).strides;
+    // The depthwise stage's window on this convolution's output (3x3, padding 1: the plan
+    // fuses no other).
+    const auto depthwise_window =
+        depthwise ? resolve_window(depthwise->attributes, {output[2], output[3]}, {3, 3}) : Window{};
     const auto post_ops_attr = [&](bool with_depthwise) {
       dnnl::post_ops ops;
       if (post_ops.add) ops.append_sum(1.0f);
       append_clamp(ops, post_ops.clamp);
       if (with_depthwise) {
-        ops.append_dw(f32, f32, f32, 3, depthwise_strides[0], 1, 0, {});
+        ops.append_dw(f32, f32, f32, 3, depthwise_window.strides[0], 1, 0, {});
         append_clamp(ops, depthwise->post_ops.clamp);
       }
       attr.set_post_ops(ops);
       return attr;
     };
     std::optional<dnnl::convolution_forward::primitive_desc> chosen;
-    std::vector<int64_t> depthwise_output;
-    if (depthwise) {
+    std::optional<std::array<int64_t, 2>> depthwise_output;
+    if (depthwise) depthwise_output = output_size(depthwise_window, output[2], output[3]);
+    if (depthwise_output) {
       // oneDNN fuses it where its kernel can (a 1x1 convolution before, this ISA); the output
       // must be the one the depthwise Conv gives on its own.
-      for (int i = 0; i < 2; ++i) depthwise_output.push_back((output[2 + i] + 2 - 3) / depthwise_strides[i] + 1);
       try {
         chosen.emplace(description, post_ops_attr(true), cpu_engine());
-        const memory::desc expected({output[0], m, depthwise_output[0], depthwise_output[1]}, f32, blocked_tag(block));
+        const memory::desc expected({output[0], m, (*depthwise_output)[0], (*depthwise_output)[1]}, f32,
+                                    blocked_tag(block));
         if (chosen->dst_desc() != expected) chosen.reset();
       } catch (const dnnl::error&) {
         chosen.reset();
@@ -188,8 +203,8 @@ struct OneDnnConvolution : PlannedConvolution {
         reordered(weight, weight_dims, weight_tag, chosen->weights_desc()), {output[0], m / b, output[2], output[3], b},
         depthwise_fused, memory(), memory()});
     if (depthwise_fused) {
-      made->output[2] = depthwise_output[0];
-      made->output[3] = depthwise_output[1];
+      made->output[2] = (*depthwise_output)[0];
+      made->output[3] = (*depthwise_output)[1];
       const auto layout = [&](int argument) {
         return chosen->query_md(dnnl::query::exec_arg_md, DNNL_ARG_ATTR_POST_OP_DW | argument);
       };
@@ -266,7 +281,7 @@ Kernel to_dense() {
 }
 
 at::Tensor dense_contiguous(const at::Tensor& value) {
-  return is_blocked(value) ? dense(value).contiguous() : value.contiguous();
+  return is_blocked(value) ? dense(value, at::MemoryFormat::Contiguous) : value.contiguous();
 }
 
 Kernel blocked_convolution(const Node& node, at::Tensor weight, at::Tensor bias, ConvolutionPostOps post_ops,

@@ -47,7 +47,7 @@ struct ConvolutionPostOps {
 // output, MobileNet's widest value, is never written out), else right after it. `fallback`
 // is its packed step with its constants bound (input: x).
 struct DepthwiseStage {
-  const Node& node;
+  Node node;
   at::Tensor weight;
   at::Tensor bias;
   std::optional<Clamp> clamp;
